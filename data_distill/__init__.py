@@ -1,0 +1,1 @@
+"""data_distill — see DESIGN.md; built in a later issue."""

@@ -1,0 +1,166 @@
+"""The agent loop: initial frames → generate → parse → run tools → feed results back → … → answer.
+
+One loop serves ``deepsport ask``, teacher rollouts, evaluation and replay; any ``ChatModel`` drives it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from deepsport.backends.base import BackendError, ChatModel, Completion, GenerationConfig, Message
+from deepsport.conversation import to_json
+from deepsport.parsing import ParsedTurn, parse_turn
+from deepsport.prompts import (
+    FINAL_PROMPT,
+    NUDGE_PROMPT,
+    SYSTEM_PROMPT,
+    frame_blocks,
+    question_message,
+    system_message,
+    text_message,
+)
+from deepsport.schemas import Span, ToolCallRecord, Trajectory, TurnRecord
+from deepsport.tools import Budget, Episode, Toolbox, ToolResult
+from deepsport.video import Frame
+
+
+@dataclass
+class AgentConfig:
+    initial_frames: int = 8
+    budget: Budget = field(default_factory=Budget)
+    generation: GenerationConfig = field(default_factory=GenerationConfig)
+    tools: list[str] | None = None  # None: every registered tool
+    max_calls_per_turn: int = 4
+    max_pixels: int | None = None  # decode budget per frame; None: the video module's default
+    system_prompt: str = SYSTEM_PROMPT
+
+
+class Observer:
+    """Hooks called as a run unfolds (the CLI prints from them); every method is optional."""
+
+    def started(self, video: str, duration: float, frames: list[Frame]) -> None: ...
+
+    def turn(self, record: TurnRecord, parsed: ParsedTurn) -> None: ...
+
+    def tool(self, record: ToolCallRecord) -> None: ...
+
+
+class Agent:
+    def __init__(self, model: ChatModel, config: AgentConfig | None = None, backend: str = "") -> None:
+        self.model = model
+        self.config = config or AgentConfig()
+        self.backend = backend or type(model).__name__
+
+    def run(self, video: str | Path, question: str, observer: Observer | None = None) -> Trajectory:
+        """Answer one question about one video. Raises VideoError when the video cannot be read."""
+        observer = observer or Observer()
+        started = time.perf_counter()
+        episode = Episode.open(video, self.config.budget, self.config.max_pixels)
+        toolbox = Toolbox(episode, self.config.tools)
+        try:
+            frames = episode.video.uniform(self.config.initial_frames)
+            episode.windows.append(Span(start=0.0, end=episode.duration))
+            observer.started(str(video), episode.duration, frames)
+            messages = [
+                system_message(toolbox.schemas(), self.config.system_prompt),
+                question_message(frames, episode.duration, question),
+            ]
+            trajectory = Trajectory(
+                id=uuid.uuid4().hex[:12],
+                video=str(video),
+                video_duration=episode.duration,
+                question=question,
+                model=self.model.name,
+                backend=self.backend,
+                messages=[],
+                frame_times=[f.time for f in frames],
+                config=dataclasses.asdict(self.config),
+            )
+            self._loop(messages, toolbox, trajectory, observer)
+        finally:
+            toolbox.close()
+            episode.close()
+        trajectory.messages = to_json(messages)
+        trajectory.windows = list(episode.windows[1:])
+        trajectory.seconds = time.perf_counter() - started
+        return trajectory
+
+    def _loop(self, messages: list[Message], toolbox: Toolbox, traj: Trajectory, observer: Observer) -> None:
+        budget = self.config.budget
+        for index in range(budget.max_turns):
+            final = index == budget.max_turns - 1 or toolbox.episode.frames_left == 0
+            if final:
+                messages.append(text_message("user", FINAL_PROMPT))
+            try:
+                completion = self.model.chat(messages, self.config.generation)
+            except BackendError as err:
+                traj.stop_reason, traj.error = "error", str(err)
+                return
+            parsed = parse_turn(completion.text)
+            messages.append(text_message("assistant", completion.text))
+            record = _turn_record(index, completion, parsed)
+            traj.turns.append(record)
+            observer.turn(record, parsed)
+            if parsed.answer is not None:
+                traj.answer, traj.stop_reason = parsed.answer, "answer"
+                return
+            if not parsed.tagged and parsed.rest:
+                traj.answer, traj.stop_reason = parsed.rest, "untagged_answer"
+                return
+            if final:
+                return
+            if parsed.tagged:
+                messages.extend(self._run_calls(index, parsed, toolbox, traj, observer))
+            else:
+                messages.append(text_message("user", NUDGE_PROMPT))
+
+    def _run_calls(
+        self, index: int, parsed: ParsedTurn, toolbox: Toolbox, traj: Trajectory, observer: Observer
+    ) -> list[Message]:
+        """Run the turn's tool calls; each result (or parse error) becomes one ``tool`` message."""
+        replies = [tool_message(ToolResult(text=f"Error: {e}", ok=False)) for e in parsed.errors]
+        limit = self.config.max_calls_per_turn
+        for n, call in enumerate(parsed.tool_calls):
+            if n >= limit:
+                replies.append(tool_message(ToolResult(f"Error: only {limit} tool calls run per turn.", ok=False)))
+                break
+            result, seconds = toolbox.call(call.name, call.arguments)
+            record = ToolCallRecord(
+                turn=index,
+                name=call.name,
+                arguments=call.arguments,
+                ok=result.ok,
+                result=result.text,
+                window=result.window,
+                frame_times=[f.time for f in result.frames],
+                seconds=seconds,
+            )
+            traj.tool_calls.append(record)
+            traj.frame_times.extend(record.frame_times)
+            observer.tool(record)
+            replies.append(tool_message(result))
+        return replies
+
+
+def tool_message(result: ToolResult) -> Message:
+    content: list[dict[str, Any]] = [{"type": "text", "text": result.text}]
+    return {"role": "tool", "content": content + frame_blocks(result.frames)}
+
+
+def _turn_record(index: int, completion: Completion, parsed: ParsedTurn) -> TurnRecord:
+    return TurnRecord(
+        index=index,
+        text=completion.text,
+        think=parsed.think,
+        prompt_tokens=completion.prompt_tokens,
+        completion_tokens=completion.completion_tokens,
+        cached_tokens=completion.cached_tokens,
+        seconds=completion.seconds,
+        finish_reason=completion.finish_reason,
+        parse_errors=parsed.errors,
+    )

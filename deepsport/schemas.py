@@ -1,0 +1,131 @@
+"""The records that move between stages: a question about a video (QAItem) and an agent run (Trajectory).
+
+Both are pydantic models, so they serialise to JSON, validate on load and publish a JSON Schema
+(``deepsport schema trajectory``). Times are seconds from the start of the video.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, computed_field
+
+SCHEMA_VERSION = 1
+
+
+class Span(BaseModel):
+    """A time window in seconds."""
+
+    start: float
+    end: float
+
+    @property
+    def length(self) -> float:
+        return max(0.0, self.end - self.start)
+
+    def iou(self, other: Span) -> float:
+        inter = max(0.0, min(self.end, other.end) - max(self.start, other.start))
+        union = max(self.end, other.end) - min(self.start, other.start)
+        return inter / union if union > 0 else float(self.start == other.start)
+
+
+AnswerType = Literal["choice", "number", "time_span", "text"]
+
+
+class QAItem(BaseModel):
+    """One question about one video, with its reference answer and the evidence for it."""
+
+    id: str
+    video: str  # path relative to a video root
+    question: str
+    answer: str
+    answer_type: AnswerType = "text"
+    options: list[str] | None = None
+    sport: str = "unknown"
+    dimension: str | None = None
+    task_type: str | None = None
+    source: str | None = None
+    evidence: Span | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class ToolCallRecord(BaseModel):
+    """One tool call the model made and what came back."""
+
+    turn: int
+    name: str
+    arguments: dict[str, Any]
+    ok: bool
+    result: str  # the text the model read
+    window: Span | None = None  # the time window the call looked at, if any
+    frame_times: list[float] = Field(default_factory=list)
+    seconds: float = 0.0
+
+
+class TurnRecord(BaseModel):
+    """One generation by the model."""
+
+    index: int
+    text: str  # raw model output
+    think: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    seconds: float = 0.0
+    finish_reason: str = "stop"
+    parse_errors: list[str] = Field(default_factory=list)
+
+
+StopReason = Literal["answer", "untagged_answer", "no_answer", "error"]
+
+
+class Trajectory(BaseModel):
+    """The full record of one agent run; images in ``messages`` are stored as ``{"type": "image", "time": t}``."""
+
+    schema_version: int = SCHEMA_VERSION
+    id: str
+    video: str
+    video_duration: float
+    question: str
+    model: str
+    backend: str
+    messages: list[dict[str, Any]]
+    turns: list[TurnRecord] = Field(default_factory=list)
+    tool_calls: list[ToolCallRecord] = Field(default_factory=list)
+    windows: list[Span] = Field(default_factory=list)
+    frame_times: list[float] = Field(default_factory=list)  # every frame shown, initial frames included
+    answer: str | None = None
+    stop_reason: StopReason = "no_answer"
+    error: str | None = None
+    seconds: float = 0.0
+    config: dict[str, Any] = Field(default_factory=dict)
+    created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+
+    @computed_field
+    @property
+    def frames_used(self) -> int:
+        return len(self.frame_times)
+
+    @computed_field
+    @property
+    def prompt_tokens(self) -> int:
+        return sum(t.prompt_tokens for t in self.turns)
+
+    @computed_field
+    @property
+    def completion_tokens(self) -> int:
+        return sum(t.completion_tokens for t in self.turns)
+
+    @computed_field
+    @property
+    def cached_tokens(self) -> int:
+        return sum(t.cached_tokens for t in self.turns)
+
+
+SCHEMAS: dict[str, type[BaseModel]] = {"trajectory": Trajectory, "qaitem": QAItem}
+
+
+def json_schema(name: str) -> dict[str, Any]:
+    """The JSON Schema of a record type by name ("trajectory" or "qaitem")."""
+    return SCHEMAS[name].model_json_schema(mode="serialization")

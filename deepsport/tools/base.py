@@ -1,0 +1,152 @@
+"""Tool lifecycle (create → execute → release), per-episode state and budgets, and the registry.
+
+A tool is a name, a description, a JSON Schema for its arguments and an ``execute`` returning text plus
+optional frames. Tools never raise at the model: bad arguments, a spent budget or a decoding failure come
+back as an error result the model can read and recover from.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import jsonschema
+
+from deepsport.schemas import Span
+from deepsport.video import Frame, Video, VideoError
+
+
+class ToolError(Exception):
+    """Raised inside a tool for a problem the model should read about (bad window, spent budget...)."""
+
+
+@dataclass
+class Budget:
+    """What one episode may spend. Turns count model generations, the final answer turn included."""
+
+    max_turns: int = 6
+    frames_per_call: int = 8
+    total_frames: int = 32  # frames returned by tools, initial frames not included
+    repeat_iou: float = 0.9  # a window overlapping one already seen this much is refused
+
+
+@dataclass
+class Episode:
+    """State shared by the tools of one agent run: the open video, what was seen, what is left."""
+
+    video: Video
+    budget: Budget = field(default_factory=Budget)
+    windows: list[Span] = field(default_factory=list)
+    frames_returned: int = 0
+
+    @classmethod
+    def open(cls, path: str | Path, budget: Budget | None = None, max_pixels: int | None = None) -> Episode:
+        video = Video(path) if max_pixels is None else Video(path, max_pixels=max_pixels)
+        return cls(video=video, budget=budget or Budget())
+
+    @property
+    def duration(self) -> float:
+        return self.video.info.duration
+
+    @property
+    def frames_left(self) -> int:
+        return max(0, self.budget.total_frames - self.frames_returned)
+
+    def close(self) -> None:
+        self.video.close()
+
+
+@dataclass
+class ToolResult:
+    text: str
+    frames: list[Frame] = field(default_factory=list)
+    ok: bool = True
+    window: Span | None = None
+
+
+class Tool(ABC):
+    """Base class: subclasses set ``name``, ``description``, ``parameters`` and implement ``execute``."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    parameters: ClassVar[dict[str, Any]]  # JSON Schema of the arguments object
+
+    def __init__(self, episode: Episode) -> None:
+        self.episode = episode
+
+    @classmethod
+    def schema(cls) -> dict[str, Any]:
+        """The OpenAI/Hermes function schema shown to the model."""
+        return {
+            "type": "function",
+            "function": {"name": cls.name, "description": cls.description, "parameters": cls.parameters},
+        }
+
+    @abstractmethod
+    def execute(self, **arguments: Any) -> ToolResult: ...
+
+    def release(self) -> None:
+        """Free per-episode resources; the episode itself closes the video."""
+
+
+REGISTRY: dict[str, type[Tool]] = {}
+
+
+def register(cls: type[Tool]) -> type[Tool]:
+    """Class decorator adding a tool to the registry under its name."""
+    jsonschema.Draft202012Validator.check_schema(cls.parameters)
+    REGISTRY[cls.name] = cls
+    return cls
+
+
+class Toolbox:
+    """The tools of one episode, called by name with arguments straight from the model."""
+
+    def __init__(self, episode: Episode, names: list[str] | None = None) -> None:
+        unknown = [n for n in names or [] if n not in REGISTRY]
+        if unknown:
+            raise ValueError(f"unknown tool(s) {unknown}; available: {sorted(REGISTRY)}")
+        self.episode = episode
+        self.tools = {n: REGISTRY[n](episode) for n in (names or list(REGISTRY))}
+        self.validators = {n: jsonschema.Draft202012Validator(t.parameters) for n, t in self.tools.items()}
+
+    def schemas(self) -> list[dict[str, Any]]:
+        return [tool.schema() for tool in self.tools.values()]
+
+    def call(self, name: str, arguments: Any) -> tuple[ToolResult, float]:
+        """Run one call; returns the result and the seconds it took. Never raises."""
+        started = time.perf_counter()
+        result = self._call(name, arguments)
+        return result, time.perf_counter() - started
+
+    def _call(self, name: str, arguments: Any) -> ToolResult:
+        tool = self.tools.get(name)
+        if tool is None:
+            return error_result(f"unknown tool '{name}'. Available tools: {', '.join(self.tools)}.")
+        if not isinstance(arguments, dict):
+            return error_result(f"the arguments of {name} must be a JSON object, got {arguments!r}.")
+        problems = [_describe(e) for e in self.validators[name].iter_errors(arguments)]
+        if problems:
+            return error_result(f"invalid arguments for {name}: {'; '.join(problems)}.")
+        try:
+            return tool.execute(**arguments)
+        except ToolError as err:
+            return error_result(str(err))
+        except VideoError as err:
+            return error_result(f"the video could not be read: {err}")
+
+    def close(self) -> None:
+        for tool in self.tools.values():
+            tool.release()
+
+
+def error_result(message: str) -> ToolResult:
+    return ToolResult(text=f"Error: {message}", ok=False)
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    where = ".".join(str(p) for p in error.absolute_path)
+    return f"{where}: {error.message}" if where else error.message

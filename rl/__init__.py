@@ -1,0 +1,1 @@
+"""rl — see DESIGN.md; built in a later issue."""

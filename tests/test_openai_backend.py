@@ -1,0 +1,118 @@
+"""The OpenAI-compatible backend against real HTTP servers on 127.0.0.1: retries, errors, request format."""
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from PIL import Image
+
+from deepsport.backends.base import BackendError, GenerationConfig
+from deepsport.backends.openai_backend import OpenAIChatModel
+from deepsport.conversation import data_url_to_image
+
+REPLY = {
+    "id": "x",
+    "object": "chat.completion",
+    "created": 0,
+    "model": "m",
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "<answer>7</answer>"}, "finish_reason": "stop"}],
+    "usage": {"prompt_tokens": 11, "completion_tokens": 3, "total_tokens": 14, "prompt_tokens_details": {"cached_tokens": 5}},
+}
+
+
+class ScriptedServer:
+    """A real HTTP server answering /chat/completions with a scripted list of (status, body) replies."""
+
+    def __init__(self, replies):
+        self.replies = list(replies)
+        self.requests = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                outer.requests.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
+                status, payload = outer.replies.pop(0) if outer.replies else (500, {"error": {"message": "empty"}})
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.send_header("retry-after-ms", "10")  # keep the client's backoff short in tests
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def server(request):
+    srv = ScriptedServer(request.param)
+    yield srv
+    srv.close()
+
+
+def conversation():
+    image = Image.new("RGB", (32, 24), (200, 30, 30))
+    return [
+        {"role": "system", "content": "sys"},
+        {"role": "user", "content": [{"type": "text", "text": "0.50s: "}, {"type": "image", "image": image, "time": 0.5}]},
+        {"role": "assistant", "content": "<tool_call>{}</tool_call>"},
+        {"role": "tool", "content": [{"type": "text", "text": "1 frame"}, {"type": "image", "image": image, "time": 1.0}]},
+    ]
+
+
+@pytest.mark.parametrize("server", [[(429, {"error": {"message": "slow down"}}), (503, {}), (200, REPLY)]], indirect=True)
+def test_retries_429_and_5xx_then_succeeds(server, monkeypatch):
+    monkeypatch.setenv("MY_KEY", "sk-test")
+    model = OpenAIChatModel("m", server.url, api_key_env="MY_KEY", max_retries=3)
+    completion = model.chat(conversation(), GenerationConfig(max_new_tokens=16))
+    assert completion.text == "<answer>7</answer>"
+    assert (completion.prompt_tokens, completion.completion_tokens, completion.cached_tokens) == (11, 3, 5)
+    assert len(server.requests) == 3 and server.requests[-1]["auth"] == "Bearer sk-test"
+    body = server.requests[-1]["body"]
+    assert body["max_tokens"] == 16 and body["temperature"] == 0.0
+    # images travel as base64 JPEG data URLs; the tool result became a user turn in <tool_response> tags
+    user, tool = body["messages"][1], body["messages"][3]
+    assert user["content"][1]["image_url"]["url"].startswith("data:image/jpeg;base64,")
+    assert data_url_to_image(user["content"][1]["image_url"]["url"]).size == (32, 24)
+    assert tool["role"] == "user" and tool["content"][0] == {"type": "text", "text": "<tool_response>\n1 frame"}
+    assert tool["content"][-1] == {"type": "text", "text": "\n</tool_response>"}
+
+
+@pytest.mark.parametrize("server", [[(500, {"error": {"message": "boom"}})] * 3], indirect=True)
+def test_persistent_5xx_becomes_one_line_backend_error(server):
+    model = OpenAIChatModel("m", server.url, max_retries=2)
+    with pytest.raises(BackendError, match=r"answered 500: boom") as err:
+        model.chat(conversation(), GenerationConfig())
+    assert "\n" not in str(err.value) and len(server.requests) == 3
+
+
+@pytest.mark.parametrize(
+    "server, fragment",
+    [
+        ([(401, {"error": {"message": "bad key"}})], "refused the API key (401). Put a valid key in $OPENAI_API_KEY"),
+        ([(404, {"error": {"message": "no such model"}})], "has no model 'm' (404)"),
+        ([(400, {"error": {"message": "too many images"}})], "answered 400: too many images"),
+    ],
+    indirect=["server"],
+)
+def test_client_errors_are_not_retried(server, fragment):
+    with pytest.raises(BackendError) as err:
+        OpenAIChatModel("m", server.url, max_retries=3).chat(conversation(), GenerationConfig())
+    assert fragment in str(err.value) and len(server.requests) == 1
+
+
+def test_unreachable_endpoint():
+    model = OpenAIChatModel("m", "http://127.0.0.1:9/v1", max_retries=1, timeout=2)
+    with pytest.raises(BackendError, match="could not be reached after retries"):
+        model.chat(conversation(), GenerationConfig())
