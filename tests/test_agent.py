@@ -13,7 +13,10 @@ from deepsport.schemas import Trajectory, json_schema
 from deepsport.tools import Budget
 from deepsport.video import Video
 
-CALL = '<think>Look closer.</think>\n<tool_call>\n{"name": "choose_frames", "arguments": {"start": 2.0, "end": 4.0, "num_frames": 4}}\n</tool_call>'
+CALL = (
+    "<think>Look closer.</think>\n<tool_call>\n"
+    '{"name": "choose_frames", "arguments": {"start": 2.0, "end": 4.0, "num_frames": 4}}\n</tool_call>'
+)
 ANSWER = "<think>The number is 7.</think>\n<answer>7</answer>"
 
 

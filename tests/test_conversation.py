@@ -24,7 +24,8 @@ def frames(*times):
 
 def conversation():
     schemas = [tool.schema() for tool in REGISTRY.values()]
-    call = '<tool_call>\n{"name": "choose_frames", "arguments": {"start": 1.0, "end": 2.0, "num_frames": 2}}\n</tool_call>'
+    arguments = '{"start": 1.0, "end": 2.0, "num_frames": 2}'
+    call = f'<tool_call>\n{{"name": "choose_frames", "arguments": {arguments}}}\n</tool_call>'
     return [
         system_message(schemas),
         question_message(frames(0.5, 1.5), duration=2.0, question="Who serves?"),

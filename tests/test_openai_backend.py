@@ -16,8 +16,15 @@ REPLY = {
     "object": "chat.completion",
     "created": 0,
     "model": "m",
-    "choices": [{"index": 0, "message": {"role": "assistant", "content": "<answer>7</answer>"}, "finish_reason": "stop"}],
-    "usage": {"prompt_tokens": 11, "completion_tokens": 3, "total_tokens": 14, "prompt_tokens_details": {"cached_tokens": 5}},
+    "choices": [
+        {"index": 0, "message": {"role": "assistant", "content": "<answer>7</answer>"}, "finish_reason": "stop"}
+    ],
+    "usage": {
+        "prompt_tokens": 11,
+        "completion_tokens": 3,
+        "total_tokens": 14,
+        "prompt_tokens_details": {"cached_tokens": 5},
+    },
 }
 
 
@@ -65,13 +72,21 @@ def conversation():
     image = Image.new("RGB", (32, 24), (200, 30, 30))
     return [
         {"role": "system", "content": "sys"},
-        {"role": "user", "content": [{"type": "text", "text": "0.50s: "}, {"type": "image", "image": image, "time": 0.5}]},
+        {
+            "role": "user",
+            "content": [{"type": "text", "text": "0.50s: "}, {"type": "image", "image": image, "time": 0.5}],
+        },
         {"role": "assistant", "content": "<tool_call>{}</tool_call>"},
-        {"role": "tool", "content": [{"type": "text", "text": "1 frame"}, {"type": "image", "image": image, "time": 1.0}]},
+        {
+            "role": "tool",
+            "content": [{"type": "text", "text": "1 frame"}, {"type": "image", "image": image, "time": 1.0}],
+        },
     ]
 
 
-@pytest.mark.parametrize("server", [[(429, {"error": {"message": "slow down"}}), (503, {}), (200, REPLY)]], indirect=True)
+@pytest.mark.parametrize(
+    "server", [[(429, {"error": {"message": "slow down"}}), (503, {}), (200, REPLY)]], indirect=True
+)
 def test_retries_429_and_5xx_then_succeeds(server, monkeypatch):
     monkeypatch.setenv("MY_KEY", "sk-test")
     model = OpenAIChatModel("m", server.url, api_key_env="MY_KEY", max_retries=3)

@@ -1,5 +1,7 @@
 """Parsing model turns: every shape of output a real model produces, well-formed or not."""
 
+import json
+
 import pytest
 
 from deepsport.parsing import ToolCall, parse_turn
@@ -63,7 +65,7 @@ OBJ = '{"name": "choose_frames", "arguments": {"start": 2.0, "end": 4.0, "num_fr
     "text",
     [
         f"<tool_call>```json\n{OBJ}\n```</tool_call>",
-        '<tool_call>{"name": "choose_frames", "arguments": "{\\"start\\": 2.0, \\"end\\": 4.0, \\"num_frames\\": 4}"}</tool_call>',
+        f"<tool_call>{json.dumps({'name': 'choose_frames', 'arguments': json.dumps(ARGS)})}</tool_call>",
         f"<tool_call>{OBJ.replace('arguments', 'parameters')}</tool_call>",
         f"<tool_call>\n{OBJ}",  # generation stopped before the closing tag
     ],

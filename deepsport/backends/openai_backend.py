@@ -59,9 +59,7 @@ class OpenAIChatModel:
                 f"The endpoint {self.base_url} has no model '{self.name}' (404). Check --model against its /models."
             ) from err
         except openai.APIStatusError as err:
-            raise BackendError(
-                f"The endpoint {self.base_url} answered {err.status_code}: {_detail(err)}"
-            ) from err
+            raise BackendError(f"The endpoint {self.base_url} answered {err.status_code}: {_detail(err)}") from err
         choice = response.choices[0]
         usage = response.usage
         details = getattr(usage, "prompt_tokens_details", None) if usage else None
