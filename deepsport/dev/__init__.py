@@ -1,0 +1,1 @@
+"""Developer helpers: synthetic test videos and tiny offline models."""

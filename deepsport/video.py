@@ -1,0 +1,381 @@
+"""Video access: the one place frames are read.
+
+A :class:`Video` opens a file once per episode, validates it with PyAV, indexes the presentation timestamp of
+every frame, and returns the real frame nearest to any requested time, scaled to a pixel budget and rotated
+for display. The decoder stays open between calls and decodes forward from its current position, seeking
+back to a keyframe only when the next frame needed is behind it or past the next keyframe; only the frames
+asked for are converted, and they stay in an LRU cache, so repeating a request costs almost nothing.
+
+PyAV decodes by default: on the benchmarks (benchmarks/bench_video_window.py) it is as fast as decord or
+faster, and it stays frame-exact in MPEG-TS and AVI files where decord returns wrong frames. decord (the
+decord2 fork) is available as ``backend="decord"`` for MP4/MOV and Matroska/WebM files.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import re
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import av
+import numpy as np
+from av.video.reformatter import VideoReformatter
+from PIL import Image
+
+BACKENDS = ("auto", "decord", "pyav")
+_TRANSPOSE = {90: Image.Transpose.ROTATE_90, 180: Image.Transpose.ROTATE_180, 270: Image.Transpose.ROTATE_270}
+_FIX = "re-encode it (e.g. ffmpeg -i in.mp4 -c:v libx264 out.mp4) or download it again"
+
+
+class VideoError(Exception):
+    """One-line, user-facing message saying what is wrong with a video and what to do."""
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    path: str
+    duration: float  # seconds, from the first frame's start to the last frame's end
+    fps: float
+    num_frames: int
+    width: int  # display size, after rotation
+    height: int
+    rotation: int  # counter-clockwise display rotation from the container: 0, 90, 180 or 270
+    codec: str
+
+
+@dataclass(frozen=True)
+class Frame:
+    time: float  # the real frame's timestamp in seconds from video start (not the requested time)
+    index: int  # internal frame index
+    image: Image.Image  # RGB, within the pixel budget, rotation applied; shared with the cache: copy to edit
+
+
+@dataclass(frozen=True)
+class _Index:
+    """Presentation timestamps of all frames (in display order) and which frames are keyframes."""
+
+    pts: np.ndarray  # int64, stream time base, sorted
+    keyframes: np.ndarray  # int64 frame indices, sorted, starts with 0
+
+
+class Video:
+    """An open video file; see the module docstring.
+
+    max_pixels: frames are scaled down (never up) so width * height <= max_pixels, keeping the aspect ratio.
+    cache_size: how many converted frames to keep. backend: "auto" (currently PyAV), "pyav" or "decord".
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        max_pixels: int = 640 * 360,
+        cache_size: int = 256,
+        backend: str = "auto",
+    ) -> None:
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
+        path = Path(path)
+        self._cache: OrderedDict[int, Image.Image] = OrderedDict()
+        self._cache_size = cache_size
+        self.num_decoded = 0  # frames converted by the decoder so far (cache misses)
+        container = _open(path, threads=backend != "decord")
+        try:
+            stream = container.streams.video[0]
+            index, rotation = _scan(container, stream, path)
+            base = stream.time_base
+            self._times = (index.pts - index.pts[0]) * base.numerator / base.denominator
+            self.info = _info(str(path), stream, self._times, rotation)
+            size = _scaled_size(self.info.width, self.info.height, max_pixels)  # display size
+            self._decoder: _Decoder
+            if backend == "decord":
+                self._decoder = _DecordDecoder(path, container.format.name, len(self._times), size)
+                container.close()
+            else:
+                self._decoder = _PyAVDecoder(container, index, size, rotation)
+        except BaseException:
+            container.close()
+            raise
+
+    @property
+    def backend(self) -> str:
+        """The decoder in use: "decord" or "pyav"."""
+        return self._decoder.name
+
+    def frame_times(self) -> np.ndarray:
+        """Timestamp in seconds of every frame, in display order."""
+        return self._times.copy()
+
+    def frames_at(self, times: Sequence[float]) -> list[Frame]:
+        """The real frame nearest to each time (clamped to the video), without duplicates, ordered by time."""
+        wanted = np.asarray(times, dtype=np.float64)
+        if not np.all(np.isfinite(wanted)):
+            raise ValueError(f"frame times must be finite numbers, got {list(times)}")
+        indices = sorted({self._nearest(t) for t in np.clip(wanted, 0.0, self.info.duration)})
+        missing = [i for i in indices if i not in self._cache]
+        if missing:
+            self._cache.update(zip(missing, self._decoder.read(missing), strict=True))
+            self.num_decoded += len(missing)
+        frames = [Frame(float(self._times[i]), i, self._cache[i]) for i in indices]
+        for i in indices:
+            self._cache.move_to_end(i)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return frames
+
+    def window(self, start: float, end: float, num_frames: int) -> list[Frame]:
+        """`num_frames` frames spread evenly over [start, end], both ends included (one frame: the midpoint)."""
+        if num_frames < 1:
+            raise ValueError(f"num_frames must be at least 1, got {num_frames}")
+        if num_frames == 1:
+            return self.frames_at([(start + end) / 2])
+        return self.frames_at(np.linspace(start, end, num_frames).tolist())
+
+    def uniform(self, num_frames: int) -> list[Frame]:
+        """`num_frames` frames over the whole video, at the centres of equal segments."""
+        if num_frames < 1:
+            raise ValueError(f"num_frames must be at least 1, got {num_frames}")
+        step = self.info.duration / num_frames
+        return self.frames_at([(k + 0.5) * step for k in range(num_frames)])
+
+    def close(self) -> None:
+        """Release the decoder and the cached frames."""
+        self._decoder.close()
+        self._cache.clear()
+
+    def __enter__(self) -> Video:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _nearest(self, time: float) -> int:
+        i = int(np.searchsorted(self._times, time))
+        if i == len(self._times):
+            return i - 1
+        if i > 0 and time - self._times[i - 1] <= self._times[i] - time:
+            return i - 1
+        return i
+
+
+class _Decoder(Protocol):
+    """Reads frames by index, scaled and rotated for display; indices come sorted and unique."""
+
+    name: str
+
+    def read(self, indices: list[int]) -> list[Image.Image]: ...
+
+    def close(self) -> None: ...
+
+
+class _PyAVDecoder:
+    """Decodes with PyAV, seeking only when the next frame needed is behind or past the next keyframe.
+
+    Frames are counted from the frame a seek lands on (found by its timestamp): counting stays right where
+    decoded timestamps do not (AVI with B-frames stores them in decode order)."""
+
+    name = "pyav"
+
+    def __init__(
+        self, container: av.container.InputContainer, index: _Index, size: tuple[int, int], rotation: int
+    ) -> None:
+        self._container, self._index, self._rotation = container, index, rotation
+        self._stream = container.streams.video[0]
+        self._size = size[::-1] if rotation in (90, 270) else size  # decoded frames are not rotated yet
+        self._reformatter = VideoReformatter()
+        self._frame_of_pts = {int(p): i for i, p in enumerate(index.pts)}
+        self._frames: Iterator[av.VideoFrame] | None = None
+        self._position = -1  # index of the last frame decoded
+
+    def read(self, indices: list[int]) -> list[Image.Image]:
+        return [self._read_one(i) for i in indices]
+
+    def close(self) -> None:
+        self._frames = None
+        self._container.close()
+
+    def _read_one(self, target: int) -> Image.Image:
+        keyframe = self._keyframe_before(target)
+        if self._frames is None or target <= self._position or keyframe > self._position:
+            self._seek(keyframe, target)
+        while True:
+            frame = self._next_frame()
+            if frame is None:
+                self._frames = None  # seek again on the next call
+                raise VideoError(f"Corrupt video: {self._container.name} ends before frame {target}; {_FIX}")
+            self._position += 1
+            if self._position >= target:  # (past it only when the first frames do not decode)
+                return self._convert(frame)
+
+    def _seek(self, keyframe: int, target: int) -> None:
+        """Seek so that decoding resumes at or before `target`. Some demuxers (MPEG-TS) land a keyframe late:
+        then step back a keyframe at a time, down to the start of the file."""
+        while True:
+            if keyframe == 0:
+                self._container.seek(0)
+            else:
+                self._container.seek(int(self._index.pts[keyframe]), stream=self._stream, backward=True)
+            self._frames = self._container.decode(self._stream)
+            first = self._next_frame()
+            landed = None if first is None else self._frame_of_pts.get(first.pts, keyframe)
+            if first is not None and (landed <= target or keyframe == 0):
+                self._frames = itertools.chain([first], self._frames)
+                self._position = landed - 1
+                return
+            if keyframe == 0:
+                raise VideoError(f"Corrupt video: {self._container.name} has no decodable frames; {_FIX}")
+            keyframe = self._keyframe_before(keyframe - 1)
+
+    def _convert(self, frame: av.VideoFrame) -> Image.Image:
+        width, height = self._size
+        rgb = self._reformatter.reformat(frame, width=width, height=height, format="rgb24", interpolation="AREA")
+        image = rgb.to_image()
+        return image.transpose(_TRANSPOSE[self._rotation]) if self._rotation else image
+
+    def _keyframe_before(self, target: int) -> int:
+        keyframes = self._index.keyframes
+        return int(keyframes[np.searchsorted(keyframes, target, side="right") - 1])
+
+    def _next_frame(self) -> av.VideoFrame | None:
+        assert self._frames is not None
+        try:
+            return next(self._frames)
+        except StopIteration:
+            return None
+        except av.error.FFmpegError as err:
+            self._frames = None  # seek again on the next call
+            raise VideoError(f"Corrupt video: {self._container.name} cannot be decoded ({err}); {_FIX}") from None
+
+
+class _DecordDecoder:
+    """Decodes with decord, which rotates and scales in the decoder and skips forward inside a GOP."""
+
+    name = "decord"
+    formats = {"mov", "mp4", "matroska", "webm"}  # where its timestamp-based frame index is right
+
+    def __init__(self, path: Path, container_format: str, num_frames: int, size: tuple[int, int]) -> None:
+        import decord
+
+        if not self.formats & set(container_format.split(",")):
+            raise VideoError(
+                f"decord returns wrong frames from {container_format} files like {path}; use backend='pyav'"
+            )
+        decord.logging.set_level(decord.logging.QUIET)
+        self._path, self._errors = path, (RuntimeError, decord.DECORDError)
+        try:
+            self._reader = decord.VideoReader(str(path), width=size[0], height=size[1])
+        except self._errors as err:
+            raise self._failed(err) from None
+        if len(self._reader) != num_frames:
+            raise VideoError(
+                f"decord counts {len(self._reader)} frames in {path}, not {num_frames}; use backend='pyav'"
+            )
+
+    def read(self, indices: list[int]) -> list[Image.Image]:
+        try:
+            batch = self._reader.get_batch(indices).asnumpy()
+        except self._errors as err:
+            raise self._failed(err) from None
+        return [Image.fromarray(image) for image in batch]
+
+    def close(self) -> None:
+        self._reader = None
+
+    def _failed(self, err: Exception) -> VideoError:
+        lines = re.sub(r"\[[\d:]+\] \S+:\d+: ", "", str(err)).strip().splitlines()  # drop log prefixes
+        return VideoError(
+            f"decord cannot read {self._path} ({lines[0] if lines else type(err).__name__}); use backend='pyav'"
+        )
+
+
+def _open(path: Path, threads: bool) -> av.container.InputContainer:
+    """Open `path` with PyAV, turning every failure into a VideoError that says what to do.
+
+    threads: decode with frame and slice threads (only settable before the first decode)."""
+    if not path.exists():
+        raise VideoError(f"Video not found: {path}; check the path")
+    if not path.is_file():
+        raise VideoError(f"Not a file: {path} is a directory; pass a video file")
+    try:
+        container = av.open(str(path))
+    except av.error.FFmpegError as err:
+        with path.open("rb") as file:
+            head = file.read(12)
+        if head[4:8] == b"ftyp":
+            raise VideoError(
+                f"Truncated or corrupt video: {path} looks like an MP4 but its index (moov atom) is missing, "
+                f"so the file is probably incomplete; {_FIX}"
+            ) from None
+        raise VideoError(
+            f"Not a video: {path} cannot be read as a video ({err.strerror}); pass a video file "
+            "such as .mp4, .mkv, .mov or .webm"
+        ) from None
+    except OSError as err:
+        raise VideoError(f"Cannot read video {path}: {err.strerror}; check the file's permissions") from None
+    if not container.streams.video:
+        kinds = sorted({s.type for s in container.streams}) or ["no"]
+        container.close()
+        raise VideoError(f"No video stream: {path} holds only {', '.join(kinds)} streams; pass a file with video")
+    stream = container.streams.video[0]
+    if stream.codec_context is None:
+        container.close()
+        raise VideoError(f"Unsupported codec: {path} uses a video codec ffmpeg cannot decode; {_FIX}")
+    if threads:
+        stream.thread_type = "AUTO"
+    return container
+
+
+def _scan(
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream, path: Path
+) -> tuple[_Index, int]:
+    """Demux every packet for the frame timestamps and keyframes, decoding only until the first frame, which
+    proves the stream decodes and carries the display rotation. Returns the index and the rotation."""
+    packets: list[tuple[int, bool]] = []
+    first: av.VideoFrame | None = None
+    try:
+        for packet in container.demux(stream):
+            timestamp = packet.pts if packet.pts is not None else packet.dts
+            if packet.size and timestamp is not None:
+                packets.append((timestamp, packet.is_keyframe))
+            if first is None:
+                first = next(iter(stream.codec_context.decode(packet)), None)
+    except av.error.FFmpegError as err:
+        raise VideoError(f"Corrupt video: {path} cannot be read ({err}); {_FIX}") from None
+    if not packets:
+        raise VideoError(f"Empty video: {path} has a video stream but no frames; export the video again")
+    if stream.frames and len(packets) < stream.frames:
+        raise VideoError(
+            f"Truncated video: {path} holds {len(packets)} of the {stream.frames} frames its header lists; {_FIX}"
+        )
+    if first is None:
+        raise VideoError(f"Corrupt video: {path} has frames but none decodes; {_FIX}")
+    packets.sort()
+    pts = np.array([p for p, _ in packets], dtype=np.int64)
+    keyframes = np.array([0] + [i for i, (_, key) in enumerate(packets) if key and i > 0], dtype=np.int64)
+    return _Index(pts, keyframes), round((first.rotation or 0) / 90) * 90 % 360
+
+
+def _info(path: str, stream: av.video.stream.VideoStream, times: np.ndarray, rotation: int) -> VideoInfo:
+    rate = stream.average_rate or stream.guessed_rate
+    if rate:
+        fps = float(rate)
+    elif len(times) > 1:
+        fps = (len(times) - 1) / float(times[-1])
+    else:
+        raise VideoError(f"Zero-length video: {path} has one frame and no frame rate; export the video again")
+    width, height = stream.codec_context.width, stream.codec_context.height
+    if rotation in (90, 270):
+        width, height = height, width
+    codec = stream.codec_context.name
+    return VideoInfo(path, float(times[-1]) + 1 / fps, fps, len(times), width, height, rotation, codec)
+
+
+def _scaled_size(width: int, height: int, max_pixels: int) -> tuple[int, int]:
+    """The largest size within `max_pixels` with the aspect ratio of width x height, never upscaled."""
+    scale = min(1.0, math.sqrt(max_pixels / (width * height)))
+    return max(1, int(width * scale)), max(1, int(height * scale))
