@@ -23,7 +23,7 @@ err_console = Console(stderr=True, highlight=False)
 
 def fail(message: str) -> typer.Exit:
     """Print a one-line error (no traceback) and return the exit to raise."""
-    err_console.print(f"[bold red]Error:[/] {escape(message)}")
+    err_console.print(f"[bold red]Error:[/] {escape(message)}", soft_wrap=True)
     return typer.Exit(1)
 
 

@@ -49,7 +49,8 @@ class ConsoleObserver(Observer):
             f"{trajectory.frames_used} frames · {trajectory.seconds:.1f} s"
         )
         if trajectory.answer is not None:
-            self.console.print(Panel(escape(trajectory.answer), title="answer", subtitle=summary, expand=False))
+            self.console.print(Panel(escape(trajectory.answer), title="answer", title_align="left"))
+            self.console.print(f"[dim]{summary}[/]")
         elif trajectory.stop_reason != "error":
             self.console.print(
                 f"[yellow]The model gave no answer within {len(trajectory.turns)} turns[/] ({summary}). "

@@ -24,7 +24,9 @@ from importlib import resources
 from pathlib import Path
 
 import torch
-from huggingface_hub.errors import GatedRepoError, LocalEntryNotFoundError, RepositoryNotFoundError
+from huggingface_hub import HfApi, snapshot_download
+from huggingface_hub import constants as hub_constants
+from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, LocalEntryNotFoundError, RepositoryNotFoundError
 from transformers import AutoModelForImageTextToText, AutoProcessor, BatchFeature, DynamicCache
 from transformers import GenerationConfig as HFGenerationConfig
 
@@ -68,6 +70,7 @@ class TransformersChatModel:
         self.name = model
         target = _torch_device(device)
         torch_dtype = _torch_dtype(dtype, target)
+        _check_hub(model)
         try:
             self.processor = AutoProcessor.from_pretrained(model)
             self.model = AutoModelForImageTextToText.from_pretrained(
@@ -236,6 +239,32 @@ def _torch_dtype(dtype: str, device: torch.device) -> torch.dtype:
     raise BackendError(f"Unknown dtype '{dtype}': use auto, float32, bfloat16 or float16.")
 
 
+def _check_hub(model: str) -> None:
+    """Fail within seconds, not after minutes of download retries, when a hub id has no local copy and the hub
+    cannot be reached."""
+    if hub_constants.HF_HUB_OFFLINE or Path(model).expanduser().exists() or model.startswith(("/", ".", "~")):
+        return
+    try:
+        snapshot_download(model, local_files_only=True)
+        return  # cached: nothing to download
+    except Exception:  # not cached (or only partly): ask the hub
+        pass
+    try:
+        HfApi().model_info(model, timeout=10)
+    except HfHubHTTPError as e:
+        raise BackendError(_load_error(model, e)) from e
+    except Exception as e:  # connection refused, DNS failure, timeout
+        raise BackendError(_offline(model)) from e
+
+
+def _offline(model: str) -> str:
+    return (
+        f"Could not load model '{model}' (no network access to the model hub and no local copy). Pass "
+        "--model /path/to/local/checkpoint, or use an OpenAI-compatible endpoint with --backend openai "
+        "--base-url URL."
+    )
+
+
 def _load_error(model: str, error: Exception) -> str:
     """One line saying why ``model`` did not load and what to do about it."""
     reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
@@ -252,9 +281,5 @@ def _load_error(model: str, error: Exception) -> str:
             "`hf auth login` for gated models, or pass --model /path/to/local/checkpoint."
         )
     if any(isinstance(e, LocalEntryNotFoundError) for e in chain) or "couldn't connect" in reason:
-        return (
-            f"Could not load model '{model}' (no network access to the model hub and no local copy). Pass "
-            "--model /path/to/local/checkpoint, or use an OpenAI-compatible endpoint with --backend openai "
-            "--base-url URL."
-        )
+        return _offline(model)
     return f"Could not load model '{model}': {reason}"

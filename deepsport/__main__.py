@@ -1,0 +1,5 @@
+"""``python -m deepsport`` runs the CLI."""
+
+from deepsport.cli import main
+
+main()

@@ -1,0 +1,67 @@
+"""The small commands: frames, info, schema and dev tiny-model, as a user runs them."""
+
+import json
+
+import pytest
+from PIL import Image
+from transformers import AutoModelForImageTextToText, AutoProcessor
+from typer.testing import CliRunner
+
+from deepsport.cli import app
+from deepsport.dev.synthetic import make_video, read_index
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory):
+    return make_video(tmp_path_factory.mktemp("cli") / "counter.mp4", duration=5.0, fps=10.0, size=(160, 120))
+
+
+def run(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def test_frames_writes_the_tool_frames_as_jpegs(video, tmp_path):
+    result = run("frames", video, "--start", 1.0, "--end", 2.0, "-n", 3, "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    files = sorted((tmp_path / "out").glob("*.jpg"))
+    assert [f.name for f in files] == ["frame_00001.000s.jpg", "frame_00001.500s.jpg", "frame_00002.000s.jpg"]
+    assert [read_index(Image.open(f)) for f in files] == [10, 15, 20]
+    assert "3 frames from 1.00s to 2.00s" in result.stdout
+
+
+def test_frames_reports_bad_windows_in_one_line(video, tmp_path):
+    result = run("frames", video, "--start", 9.0, "--end", 12.0, "--out", tmp_path)
+    assert result.exit_code == 1 and "beyond the end of the video (5.00 s)" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_info(video):
+    result = run("info", video)
+    assert result.exit_code == 0
+    for fragment in ["5.000 s", "10.000", "50", "160x120", "h264"]:
+        assert fragment in result.stdout
+
+
+def test_info_on_a_missing_file(tmp_path):
+    result = run("info", tmp_path / "nope.mp4")
+    assert result.exit_code == 1 and result.stderr.startswith("Error:") and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("name, key", [("trajectory", "messages"), ("qaitem", "answer_type")])
+def test_schema(name, key):
+    result = run("schema", name)
+    assert result.exit_code == 0 and key in json.loads(result.stdout)["properties"]
+
+
+def test_unknown_schema():
+    result = run("schema", "nope")
+    assert result.exit_code == 1 and "choose one of: trajectory, qaitem" in result.stderr
+
+
+@pytest.mark.parametrize("family, model_type", [("qwen3-vl", "qwen3_vl"), ("qwen2.5-vl", "qwen2_5_vl")])
+def test_dev_tiny_model_is_loadable(tmp_path, family, model_type):
+    result = run("dev", "tiny-model", tmp_path / family, "--family", family)
+    assert result.exit_code == 0, result.output
+    model = AutoModelForImageTextToText.from_pretrained(tmp_path / family)
+    processor = AutoProcessor.from_pretrained(tmp_path / family)
+    assert model.config.model_type == model_type and "tool_response" in processor.chat_template
