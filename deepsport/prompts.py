@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from importlib import resources
 from typing import Any
 
 from deepsport.video import Frame
@@ -17,6 +18,11 @@ SYSTEM_PROMPT = (
 FINAL_PROMPT = "Your tool budget is spent. Give your final answer now inside <answer></answer>."
 
 NUDGE_PROMPT = "Call a tool, or give your final answer inside <answer></answer>."
+
+
+def chat_template(name: str) -> str:
+    """A chat template shipped in ``deepsport/templates``: "qwen3_vl" or "qwen2_5_vl_tools" (see its README)."""
+    return resources.files("deepsport").joinpath(f"templates/{name}.jinja").read_text(encoding="utf-8")
 
 
 def tools_block(tool_schemas: Sequence[dict[str, Any]]) -> str:

@@ -1,6 +1,8 @@
 """The small commands: frames, info, schema and dev tiny-model, as a user runs them."""
 
 import json
+import subprocess
+import sys
 
 import pytest
 from PIL import Image
@@ -65,3 +67,13 @@ def test_dev_tiny_model_is_loadable(tmp_path, family, model_type):
     model = AutoModelForImageTextToText.from_pretrained(tmp_path / family)
     processor = AutoProcessor.from_pretrained(tmp_path / family)
     assert model.config.model_type == model_type and "tool_response" in processor.chat_template
+
+
+def test_ask_path_imports_no_training_stack():
+    code = (
+        "import sys, deepsport.cli, deepsport.agent, deepsport.backends.transformers_backend, "
+        "deepsport.backends.openai_backend, deepsport.serve, deepsport.dev.tiny_model; "
+        "print(sorted(m for m in ('trl', 'datasets', 'peft', 'deepspeed') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

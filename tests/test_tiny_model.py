@@ -24,7 +24,9 @@ TOOL = {
 
 
 def trl_template(name: str) -> str:
-    return resources.files("trl").joinpath(f"chat_templates/{name}.jinja").read_text(encoding="utf-8")
+    return (
+        resources.files(pytest.importorskip("trl")).joinpath(f"chat_templates/{name}.jinja").read_text(encoding="utf-8")
+    )
 
 
 def test_tokenizer_has_qwen_tokens_and_compact_tool_calls() -> None:

@@ -157,7 +157,9 @@ def test_installs_a_tool_template_for_qwen2_5_vl(tiny_model_dir, tmp_path: Path)
     """A Qwen2.5-VL checkpoint with its stock template (no tool messages) gets ours."""
     path = shutil.copytree(tiny_model_dir("qwen2.5-vl"), tmp_path / "stock")
     processor = AutoProcessor.from_pretrained(path)
-    processor.chat_template = resources.files("trl").joinpath("chat_templates/qwen2_5_vl.jinja").read_text()
+    processor.chat_template = (
+        resources.files(pytest.importorskip("trl")).joinpath("chat_templates/qwen2_5_vl.jinja").read_text()
+    )
     processor.save_pretrained(path)
     backend = TransformersChatModel(str(path))
     rendered = backend.render([user("Go."), {"role": "assistant", "content": "<tool_call>{}</tool_call>"}, tool("ok")])

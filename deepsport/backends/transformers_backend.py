@@ -20,7 +20,6 @@ import math
 import threading
 import time
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import torch
@@ -31,13 +30,9 @@ from transformers import AutoModelForImageTextToText, AutoProcessor, BatchFeatur
 from transformers import GenerationConfig as HFGenerationConfig
 
 from deepsport.backends.base import BackendError, Completion, GenerationConfig, Message
+from deepsport.prompts import chat_template
 
 ImageKey = tuple[tuple[int, ...], str]  # (grid t, h, w) and a digest of the image's pixel rows
-
-
-def qwen2_5_vl_tools_template() -> str:
-    """TRL's Qwen3-VL chat template with Qwen2.5-VL's default system prompt: renders tools and tool responses."""
-    return resources.files("deepsport").joinpath("templates/qwen2_5_vl_tools.jinja").read_text(encoding="utf-8")
 
 
 @dataclass
@@ -85,7 +80,7 @@ class TransformersChatModel:
             raise BackendError(_load_error(model, e)) from e
         self.device = self.model.device
         if self.model.config.model_type == "qwen2_5_vl" and "tool_response" not in (self.processor.chat_template or ""):
-            self.processor.chat_template = qwen2_5_vl_tools_template()
+            self.processor.chat_template = chat_template("qwen2_5_vl_tools")
         tokenizer = self.processor.tokenizer
         self._image_token_id: int = self.model.config.image_token_id
         self._merge = self.processor.image_processor.merge_size

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import random
-from importlib import resources
 from pathlib import Path
 from typing import Literal
 
@@ -32,7 +31,7 @@ from transformers import (
 )
 from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
 
-from deepsport.backends.transformers_backend import qwen2_5_vl_tools_template
+from deepsport.prompts import chat_template as shipped_template
 
 Family = Literal["qwen3-vl", "qwen2.5-vl"]
 
@@ -193,10 +192,8 @@ def build_tokenizer() -> Qwen2Tokenizer:
 
 
 def chat_template(family: Family) -> str:
-    """The tool-capable chat template: TRL's Qwen3-VL one, or ours for Qwen2.5-VL."""
-    if family == "qwen3-vl":
-        return resources.files("trl").joinpath("chat_templates/qwen3_vl.jinja").read_text(encoding="utf-8")
-    return qwen2_5_vl_tools_template()
+    """The tool-capable chat template: Qwen3-VL's own, or ours for Qwen2.5-VL."""
+    return shipped_template("qwen3_vl" if family == "qwen3-vl" else "qwen2_5_vl_tools")
 
 
 def _processor(family: Family, tokenizer: Qwen2Tokenizer) -> Qwen3VLProcessor | Qwen2_5_VLProcessor:
