@@ -3,9 +3,9 @@
 Run from the repository root: .venv/bin/python -m benchmarks.bench_video_window [--clip PATH] [--windows N]
 
 Video: 60 s, 1280x720, 30 fps H.264 with x264's default keyframe interval (keyint 250, about 8.3 s) and a
-moving fine texture, so that it costs a decoder about what real footage does; generated once into
-~/.cache/deepsport/bench. The same table is then printed for a short real clip from ../shared/clips, with
-windows a third of its length.
+moving fine texture, so that it costs a decoder about what real footage does (benchmarks.common.bench_video,
+generated once into ~/.cache/deepsport/bench). The same table is then printed for a short real clip from
+../shared/clips, with windows a third of its length.
 
 Every number is the median over random windows, in milliseconds; all frames are scaled to the same 640x360
 pixel budget. Compared:
@@ -27,9 +27,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import av
@@ -37,31 +34,11 @@ import decord
 import numpy as np
 from qwen_vl_utils import fetch_video
 
-from deepsport.dev.synthetic import make_video
+from benchmarks.common import CLIPS, bench_video, check, decode_seconds, ms
 from deepsport.video import Video
 
 MAX_PIXELS = 640 * 360
 NUM_FRAMES = 8
-CACHE = Path.home() / ".cache" / "deepsport" / "bench"
-CLIPS = Path(__file__).resolve().parents[1].parent / "shared" / "clips"
-
-
-def bench_video() -> Path:
-    """The 60 s 720p test video, generated once (about a minute)."""
-    path = CACHE / "h264_1280x720_30fps_60s_keyint250.mp4"
-    if not path.exists():
-        CACHE.mkdir(parents=True, exist_ok=True)
-        print(f"generating {path} ...", file=sys.stderr)
-        partial = path.with_suffix(".partial.mp4")
-        make_video(partial, duration=60.0, fps=30.0, size=(1280, 720), texture=True)
-        partial.rename(path)
-    return path
-
-
-def ms(fn: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    fn()
-    return (time.perf_counter() - start) * 1000
 
 
 def lower_bound(path: Path, times: list[float], fps: float, size: tuple[int, int]) -> None:
@@ -83,12 +60,8 @@ def lower_bound(path: Path, times: list[float], fps: float, size: tuple[int, int
 
 def decode_ms_per_frame(path: Path, count: int = 150) -> float:
     """Decoding cost alone: the first `count` frames with frame threads, nothing converted."""
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        start = time.perf_counter()
-        decoded = sum(1 for _, _ in zip(range(count), container.decode(stream), strict=False))
-        return (time.perf_counter() - start) * 1000 / decoded
+    seconds, decoded = decode_seconds(path, count)
+    return seconds * 1000 / decoded
 
 
 def decord_per_call(path: Path, indices: list[int], size: tuple[int, int]) -> None:
@@ -163,17 +136,13 @@ def report(title: str, m: dict[str, float]) -> None:
     for name, value, op, target in checks:
         line = f"  {name:<27}{value:>7.2f}"
         if target is not None:
-            line += f"  target {op} {target:<5} {'PASS' if compare(value, op, target) else 'MISS'}"
+            line += f"  target {op} {target:<5} {check(value, op, target)}"
         print(line)
     per_frame, new_frames = m["decode/frame"], m["length"] / 2 * m["fps"]
     print(f"  decoding alone: {per_frame:.2f} ms/frame")
     for name, frames in (("forward 50%", new_frames), ("next", 2 * new_frames)):
         floor = frames * per_frame
         print(f"  floor {name:<12} {frames:>4.0f} new frames {floor:6.1f} ms: cold / {name} <= {cold_ms / floor:.2f}")
-
-
-def compare(value: float, op: str, target: float) -> bool:
-    return value <= target if op == "<=" else value >= target
 
 
 def main() -> None:

@@ -2,9 +2,10 @@
 
 A :class:`Video` opens a file once per episode, validates it with PyAV, indexes the presentation timestamp of
 every frame, and returns the real frame nearest to any requested time, scaled to a pixel budget and rotated
-for display. The decoder stays open between calls and decodes forward from its current position, seeking
-back to a keyframe only when the next frame needed is behind it or past the next keyframe; only the frames
-asked for are converted, and they stay in an LRU cache, so repeating a request costs almost nothing.
+for display. The decoder stays open between calls and decodes forward from its current position, seeking to
+a keyframe only when the next frame needed is behind it, or when the keyframe before that frame lies more than
+SEEK_AHEAD frames ahead; only the frames asked for are converted, and they stay in an LRU cache, so repeating
+a request costs almost nothing.
 
 PyAV decodes by default: on the benchmarks (benchmarks/bench_video_window.py) it is as fast as decord or
 faster, and it stays frame-exact in MPEG-TS and AVI files where decord returns wrong frames. decord (the
@@ -30,6 +31,9 @@ from PIL import Image
 
 BACKENDS = ("auto", "decord", "pyav")
 _TRANSPOSE = {90: Image.Transpose.ROTATE_90, 180: Image.Transpose.ROTATE_180, 270: Image.Transpose.ROTATE_270}
+# A seek flushes the decoder and restarts its threads, which costs about as much as decoding a few dozen frames
+# (720p H.264 on 2 cores): reading forward across a keyframe closer than this decodes on instead.
+SEEK_AHEAD = 32
 _FIX = "re-encode it (e.g. ffmpeg -i in.mp4 -c:v libx264 out.mp4) or download it again"
 
 
@@ -174,7 +178,8 @@ class _Decoder(Protocol):
 
 
 class _PyAVDecoder:
-    """Decodes with PyAV, seeking only when the next frame needed is behind or past the next keyframe.
+    """Decodes with PyAV, seeking only when the next frame needed is behind, or when the keyframe before it lies
+    more than SEEK_AHEAD frames ahead.
 
     Frames are counted from the frame a seek lands on (found by its timestamp): counting stays right where
     decoded timestamps do not (AVI with B-frames stores them in decode order)."""
@@ -201,7 +206,7 @@ class _PyAVDecoder:
 
     def _read_one(self, target: int) -> Image.Image:
         keyframe = self._keyframe_before(target)
-        if self._frames is None or target <= self._position or keyframe > self._position:
+        if self._frames is None or target <= self._position or keyframe > self._position + SEEK_AHEAD:
             self._seek(keyframe, target)
         while True:
             frame = self._next_frame()

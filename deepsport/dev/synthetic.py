@@ -4,7 +4,8 @@ Every frame shows, top to bottom: a band of black/white blocks encoding its fram
 (robust to H.264 compression and downscaling; read back with :func:`read_index`), the index and time as
 text for humans, and a background colour that can change at given times (read back with
 :func:`read_color`). Optionally a big number is shown in the centre during a time span, so a test can ask
-"what number is shown?".
+"what number is shown?". Events for spotting tests can be injected at known times: short white flashes of the
+background, a square sliding into the frame, and loud beeps on the soundtrack.
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ from PIL import Image, ImageDraw, ImageFont
 INDEX_BITS = 16  # frame indices up to 65535
 BAND = 0.2  # height of the index band, as a fraction of the frame height
 DEFAULT_COLOR = (128, 128, 128)
+WHITE = (255, 255, 255)
+FLASH_SECONDS = 0.2  # how long a flash whitens the background
+SLIDE_SECONDS = 0.5  # how long an object takes to slide from outside the left edge to the centre
+BEEP_SECONDS = 0.2
 
 RGB = tuple[int, int, int]
 
@@ -32,8 +37,10 @@ def frame_image(
     size: tuple[int, int],
     color: RGB = DEFAULT_COLOR,
     number: int | str | None = None,
+    slide: float | None = None,
 ) -> Image.Image:
-    """Draw one synthetic frame: index blocks, index/time text, background colour and optional number."""
+    """Draw one synthetic frame: index blocks, index/time text, background colour, and optionally a white square
+    `slide` of the way from just outside the left edge (0) to the centre (1) and a number."""
     width, height = size
     image = Image.new("RGB", size, color)
     draw = ImageDraw.Draw(image)
@@ -51,9 +58,14 @@ def frame_image(
         stroke_width=1,
         stroke_fill=(0, 0, 0),
     )
+    centre_y = band + (height - band) / 2
+    if slide is not None:
+        half = height * 0.15
+        x = -half + slide * (width / 2 + half)
+        draw.rectangle((x - half, centre_y - half, x + half, centre_y + half), fill=WHITE)
     if number is not None:
         big = ImageFont.load_default(size=height // 3)
-        centre = (width / 2, band + (height - band) / 2)
+        centre = (width / 2, centre_y)
         draw.text(
             centre, str(number), fill=(255, 255, 255), font=big, anchor="mm", stroke_width=3, stroke_fill=(0, 0, 0)
         )
@@ -97,6 +109,12 @@ def color_at(time: float, colors: Sequence[tuple[float, RGB]] | None) -> RGB:
     return current
 
 
+def slide_at(time: float, objects: Sequence[float] | None) -> float | None:
+    """How far the latest object to enter at or before `time` has slid in (0 to 1), or None before any."""
+    entered = [start for start in objects or [] if start <= time]
+    return min(1.0, (time - max(entered)) / SLIDE_SECONDS) if entered else None
+
+
 def make_video(
     path: str | os.PathLike,
     duration: float = 10.0,
@@ -110,17 +128,23 @@ def make_video(
     show_number: tuple[int | str, float, float] | None = None,
     faststart: bool = False,
     texture: bool = False,
+    flashes: Sequence[float] = (),
+    objects: Sequence[float] = (),
+    beeps: Sequence[float] = (),
 ) -> Path:
     """Write a synthetic video of round(duration * fps) frames; frame i is shown at time i / fps.
 
     gop: keyframe interval in frames (None keeps the encoder default, 250 for libx264).
-    audio: add a 440 Hz AAC track. rotation: display rotation written to the container, in degrees
+    audio: add a quiet 440 Hz AAC track. rotation: display rotation written to the container, in degrees
     counter-clockwise as ffprobe reports it; frames are stored unrotated.
     colors: background colour changes as (start time, RGB), e.g. [(3.0, (255, 0, 0))] turns red at 3 s.
     show_number: (value, start, end) shows `value` in big digits for start <= t < end.
     faststart: put the index (moov atom) at the start of an MP4, as web videos do.
     texture: scroll fine noise over the background so decoding costs about as much as real footage
     (for benchmarks; read_index and read_color still work).
+    flashes: times at which the background turns white for FLASH_SECONDS.
+    objects: times at which a white square enters from the left, reaching the centre SLIDE_SECONDS later and
+    staying there. beeps: times of loud 1 kHz beeps of BEEP_SECONDS on the audio track (they imply audio).
     """
     path = Path(path)
     rate = Fraction(fps).limit_denominator(1001)
@@ -133,13 +157,15 @@ def make_video(
             stream.codec_context.gop_size = gop
         if rotation:
             stream.set_display_rotation(rotation)
-        sound = _add_audio(container) if audio else None
+        sound = _add_audio(container) if audio or beeps else None
         for index in range(round(duration * fps)):
             time = float(index / rate)
             number = None
             if show_number is not None and show_number[1] <= time < show_number[2]:
                 number = show_number[0]
-            image = frame_image(index, time, size, color_at(time, colors), number)
+            flash = any(start <= time < start + FLASH_SECONDS for start in flashes)
+            color = WHITE if flash else color_at(time, colors)
+            image = frame_image(index, time, size, color, number, slide_at(time, objects))
             if texture:
                 image = _add_texture(image, index)
             frame = av.VideoFrame.from_image(image)
@@ -148,7 +174,7 @@ def make_video(
             container.mux(stream.encode(frame))
         container.mux(stream.encode())
         if sound is not None:
-            _write_tone(container, sound, duration)
+            _write_tone(container, sound, duration, beeps)
     return path
 
 
@@ -190,10 +216,20 @@ def _add_audio(container: av.container.OutputContainer) -> av.audio.stream.Audio
     return container.add_stream("aac", rate=16000, layout="mono")
 
 
-def _write_tone(container: av.container.OutputContainer, stream: av.audio.stream.AudioStream, duration: float) -> None:
-    """Encode a 440 Hz tone of `duration` seconds into `stream`."""
+def _write_tone(
+    container: av.container.OutputContainer,
+    stream: av.audio.stream.AudioStream,
+    duration: float,
+    beeps: Sequence[float] = (),
+) -> None:
+    """Encode a quiet 440 Hz tone of `duration` seconds into `stream`, with loud 1 kHz beeps at `beeps`."""
     rate, chunk = stream.rate, 1024
-    samples = np.sin(2 * np.pi * 440 * np.arange(round(duration * rate)) / rate).astype(np.float32)
+    t = np.arange(round(duration * rate)) / rate
+    samples = 0.05 * np.sin(2 * np.pi * 440 * t)
+    for start in beeps:
+        during = (start <= t) & (t < start + BEEP_SECONDS)
+        samples[during] = 0.9 * np.sin(2 * np.pi * 1000 * t[during])
+    samples = samples.astype(np.float32)
     for start in range(0, len(samples), chunk):
         frame = av.AudioFrame.from_ndarray(samples[None, start : start + chunk], format="fltp", layout="mono")
         frame.sample_rate = rate

@@ -41,6 +41,7 @@ class Episode:
     budget: Budget = field(default_factory=Budget)
     windows: list[Span] = field(default_factory=list)
     frames_returned: int = 0
+    spotter_checkpoint: str | None = None  # the trained spotter spot_actions uses; None: the training-free one
 
     @classmethod
     def open(cls, path: str | Path, budget: Budget | None = None, max_pixels: int | None = None) -> Episode:
