@@ -14,6 +14,7 @@ from typing import Any
 
 from deepsport.backends.base import BackendError, ChatModel, Completion, GenerationConfig, Message
 from deepsport.conversation import to_json
+from deepsport.keyframes import Sampling, initial_frames
 from deepsport.parsing import ParsedTurn, parse_turn
 from deepsport.prompts import (
     FINAL_PROMPT,
@@ -32,11 +33,13 @@ from deepsport.video import Frame
 @dataclass
 class AgentConfig:
     initial_frames: int = 8
+    sampling: Sampling = "uniform"  # how the initial frames are chosen: uniform or motion
     budget: Budget = field(default_factory=Budget)
     generation: GenerationConfig = field(default_factory=GenerationConfig)
     tools: list[str] | None = None  # None: every registered tool
     max_calls_per_turn: int = 4
     max_pixels: int | None = None  # decode budget per frame; None: the video module's default
+    spotter_checkpoint: str | None = None  # trained spotter for spot_actions; None: the training-free one
     system_prompt: str = SYSTEM_PROMPT
 
 
@@ -61,9 +64,10 @@ class Agent:
         observer = observer or Observer()
         started = time.perf_counter()
         episode = Episode.open(video, self.config.budget, self.config.max_pixels)
+        episode.spotter_checkpoint = self.config.spotter_checkpoint
         toolbox = Toolbox(episode, self.config.tools)
         try:
-            frames = episode.video.uniform(self.config.initial_frames)
+            frames = initial_frames(episode.video, self.config.initial_frames, self.config.sampling)
             episode.windows.append(Span(start=0.0, end=episode.duration))
             observer.started(str(video), episode.duration, frames)
             messages = [
