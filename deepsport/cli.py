@@ -6,16 +6,32 @@ import json
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from typer.core import TyperGroup
 
 from deepsport.backends import DEFAULT_MODEL
 
+
+class _SpotGroup(TyperGroup):
+    """``deepsport spot VIDEO`` spots a video; ``deepsport spot train|eval`` train and evaluate a spotter."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["video", *args]
+        return super().parse_args(ctx, args)
+
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Understand sports video with a tool-using VLM.")
 dev_app = typer.Typer(no_args_is_help=True, help="Developer tools: offline tiny models for smoke tests.")
+spot_app = typer.Typer(
+    cls=_SpotGroup, no_args_is_help=True, help="Action spotting: `spot VIDEO`, `spot train`, `spot eval`."
+)
 app.add_typer(dev_app, name="dev")
+app.add_typer(spot_app, name="spot")
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -43,7 +59,11 @@ def ask(
     ),
     max_turns: Annotated[int, typer.Option(min=1, help="Model turns, the final answer included.")] = 6,
     initial_frames: Annotated[int, typer.Option(min=1, help="Frames shown before the first turn.")] = 8,
+    sampling: Annotated[
+        str, typer.Option(help="How initial frames are chosen: uniform, or motion (more frames where the action is).")
+    ] = "uniform",
     max_frames: Annotated[int, typer.Option(min=0, help="Frames the tools may return in all.")] = 32,
+    spotter: Annotated[Path | None, typer.Option(help="Trained spotter checkpoint for spot_actions.")] = None,
     max_new_tokens: Annotated[int, typer.Option(min=1, help="Tokens per model turn.")] = 512,
     temperature: Annotated[float, typer.Option(min=0.0, help="0 for greedy decoding.")] = 0.0,
     device: Annotated[str, typer.Option(help="Device for --backend transformers: auto, cpu, cuda.")] = "auto",
@@ -53,12 +73,19 @@ def ask(
     """Ask a question about a video; the model looks, calls tools, and answers."""
     from deepsport.agent import Agent, AgentConfig
     from deepsport.backends import BackendError, GenerationConfig, load_chat_model
+    from deepsport.keyframes import SAMPLINGS
+    from deepsport.spotting import make_spotter
+    from deepsport.spotting.model import CheckpointError
     from deepsport.tools import Budget
     from deepsport.video import Video, VideoError
 
+    if sampling not in SAMPLINGS:
+        raise fail(f"unknown --sampling '{sampling}'; choose one of: {', '.join(SAMPLINGS)}")
     try:
-        Video(video).close()  # fail on a bad video before spending a minute loading a model
-    except VideoError as err:
+        Video(video).close()  # fail on a bad video or checkpoint before spending a minute loading a model
+        if spotter:
+            make_spotter(spotter)
+    except (VideoError, CheckpointError) as err:
         raise fail(str(err)) from None
     shown = err_console if as_json else console
     try:
@@ -68,6 +95,8 @@ def ask(
         raise fail(str(err)) from None
     config = AgentConfig(
         initial_frames=initial_frames,
+        sampling=sampling,  # type: ignore[arg-type]
+        spotter_checkpoint=str(spotter) if spotter else None,
         budget=Budget(max_turns=max_turns, total_frames=max_frames),
         generation=GenerationConfig(max_new_tokens=max_new_tokens, temperature=temperature),
     )
@@ -178,6 +207,92 @@ def schema(name: Annotated[str, typer.Argument(help="trajectory or qaitem")]) ->
     if name not in SCHEMAS:
         raise fail(f"unknown schema '{name}'; choose one of: {', '.join(SCHEMAS)}")
     print(json.dumps(json_schema(name), indent=2))
+
+
+@spot_app.command("video")
+def spot_video(
+    video: Annotated[Path, typer.Argument(help="Video file.")],
+    labels: Annotated[list[str] | None, typer.Option("--labels", help="Only these labels (repeatable).")] = None,
+    checkpoint: Annotated[Path | None, typer.Option(help="Trained spotter; default: training-free.")] = None,
+    start: Annotated[float | None, typer.Option(help="Only events from this time (s).")] = None,
+    end: Annotated[float | None, typer.Option(help="Only events up to this time (s).")] = None,
+    top_k: Annotated[int | None, typer.Option(min=1, help="Only the best-scoring events.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the events as JSON.")] = False,
+) -> None:
+    """Find when things happen in a video: labelled events with times in seconds and scores."""
+    from deepsport.spotting import make_spotter
+    from deepsport.spotting.model import CheckpointError
+    from deepsport.video import VideoError
+
+    try:
+        spotter = make_spotter(checkpoint)
+        with err_console.status("Spotting…"):
+            events = spotter.spot(video, labels=labels, start=start, end=end, top_k=top_k)
+    except (VideoError, CheckpointError) as err:
+        raise fail(str(err)) from None
+    if as_json:
+        print(json.dumps([{"label": e.label, "time": e.time, "score": e.score} for e in events], indent=2))
+        return
+    table = Table("time", "label", "score", title=f"{len(events)} events")
+    for event in events:
+        table.add_row(f"{event.time:.2f}s", escape(event.label), f"{event.score:.2f}")
+    console.print(table)
+    console.print(f"[dim]{escape(spotter.note)}[/]")
+
+
+@spot_app.command("train")
+def spot_train(
+    games: Annotated[list[Path], typer.Argument(help="Game folders with Labels-v2.json, or folders holding them.")],
+    out: Annotated[Path, typer.Option(help="Checkpoint to write (saved every epoch).")],
+    epochs: Annotated[int, typer.Option(min=1, help="Training epochs.")] = 30,
+    val: Annotated[list[Path] | None, typer.Option(help="Validation games, evaluated at the end.")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue from the checkpoint at --out.")] = False,
+) -> None:
+    """Train the temporal spotter on SoccerNet Labels-v2.json annotations."""
+    from deepsport.spotting.labels import LabelsError
+    from deepsport.spotting.model import CheckpointError, train
+    from deepsport.video import VideoError
+
+    try:
+        result = train(games, out, epochs, val_games=val, resume=resume)
+    except (LabelsError, CheckpointError, VideoError) as err:
+        raise fail(str(err)) from None
+    console.print(f"Trained on {result['games']} games for {result['epochs']} epochs; checkpoint: {escape(str(out))}")
+    if "val" in result:
+        _print_spotting_metrics(result["val"])
+
+
+@spot_app.command("eval")
+def spot_eval(
+    checkpoint: Annotated[Path, typer.Argument(help="Trained spotter checkpoint.")],
+    games: Annotated[list[Path], typer.Argument(help="Game folders with Labels-v2.json, or folders holding them.")],
+    predictions_dir: Annotated[Path | None, typer.Option(help="Also write results_spotting.json files.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
+) -> None:
+    """SoccerNet average-mAP (tight and loose) and interval IoU of a trained spotter."""
+    from deepsport.spotting.labels import LabelsError
+    from deepsport.spotting.model import CheckpointError, evaluate
+    from deepsport.video import VideoError
+
+    try:
+        metrics = evaluate(checkpoint, games, predictions_dir=predictions_dir)
+    except (LabelsError, CheckpointError, VideoError) as err:
+        raise fail(str(err)) from None
+    if as_json:
+        print(json.dumps(metrics, indent=2))
+    else:
+        _print_spotting_metrics(metrics)
+
+
+def _print_spotting_metrics(metrics: dict) -> None:
+    console.print(
+        f"tight average-mAP {metrics['tight_average_map']:.4f} · loose average-mAP "
+        f"{metrics['loose_average_map']:.4f} · interval IoU {metrics['interval_iou']:.4f}"
+    )
+    table = Table("label", "tight", "loose")
+    for label, scores in metrics["per_class"].items():
+        table.add_row(escape(label), f"{scores['tight']:.4f}", f"{scores['loose']:.4f}")
+    console.print(table)
 
 
 @dev_app.command("tiny-model")

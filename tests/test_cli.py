@@ -77,3 +77,18 @@ def test_ask_path_imports_no_training_stack():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_spot_a_video_without_training(tmp_path):
+    flashes = make_video(tmp_path / "flashes.mp4", duration=8.0, fps=10.0, size=(160, 120), flashes=[2.0, 6.0])
+    result = run("spot", flashes, "--json")
+    assert result.exit_code == 0, result.output
+    highlights = [e["time"] for e in json.loads(result.stdout) if e["label"] == "highlight"]
+    assert any(abs(t - 2.0) <= 1.0 for t in highlights) and any(abs(t - 6.0) <= 1.0 for t in highlights)
+    table = run("spot", flashes)
+    assert "highlight" in table.stdout and "cannot name specific actions" in table.stdout
+
+
+def test_ask_rejects_a_missing_spotter_checkpoint(video, tmp_path):
+    result = run("ask", video, "Q?", "--spotter", tmp_path / "nope.pt")
+    assert result.exit_code == 1 and "nope.pt" in result.stderr and "Traceback" not in result.output
