@@ -56,6 +56,16 @@ class Episode:
     def frames_left(self) -> int:
         return max(0, self.budget.total_frames - self.frames_returned)
 
+    def clip_window(self, start: float, end: float) -> tuple[float, list[str]]:
+        """Check a window against the video: the end to use (clipped to the video) and notes for the model."""
+        if start >= self.duration:
+            raise ToolError(f"start ({start:g} s) is beyond the end of the video ({self.duration:.2f} s).")
+        if end < start:
+            raise ToolError(f"end ({end:g} s) is before start ({start:g} s).")
+        if end > self.duration:
+            return self.duration, [f"end clipped to the video's end at {self.duration:.2f} s"]
+        return end, []
+
     def close(self) -> None:
         self.video.close()
 

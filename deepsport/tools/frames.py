@@ -32,15 +32,7 @@ class ChooseFrames(Tool):
 
     def execute(self, start: float, end: float, num_frames: int) -> ToolResult:
         episode = self.episode
-        duration = episode.duration
-        if end < start:
-            raise ToolError(f"end ({end:g} s) is before start ({start:g} s).")
-        if start >= duration:
-            raise ToolError(f"start ({start:g} s) is beyond the end of the video ({duration:.2f} s).")
-        notes = []
-        if end > duration:
-            notes.append(f"end clipped to the video's end at {duration:.2f} s")
-            end = duration
+        end, notes = episode.clip_window(start, end)
         window = Span(start=start, end=end)
         for seen in episode.windows:
             if window.iou(seen) >= episode.budget.repeat_iou:

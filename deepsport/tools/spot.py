@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from deepsport.prompts import time_label
 from deepsport.spotting import make_spotter, select_events
-from deepsport.tools.base import Episode, Tool, ToolError, ToolResult, register
+from deepsport.tools.base import Episode, Tool, ToolResult, register
 
 DEFAULT_TOP_K = 10
 
@@ -49,16 +49,8 @@ class SpotActions(Tool):
         end: float | None = None,
         top_k: int = DEFAULT_TOP_K,
     ) -> ToolResult:
-        duration = self.episode.duration
-        end = duration if end is None else end
-        if start >= duration:
-            raise ToolError(f"start ({start:g} s) is beyond the end of the video ({duration:.2f} s).")
-        if end < start:
-            raise ToolError(f"end ({end:g} s) is before start ({start:g} s).")
-        notes = [self.spotter.note]
-        if end > duration:
-            notes.append(f"end clipped to the video's end at {duration:.2f} s")
-            end = duration
+        end, clipped = self.episode.clip_window(start, self.episode.duration if end is None else end)
+        notes = [self.spotter.note, *clipped]
         known = [label for label in labels or [] if label in self.spotter.labels]
         unknown = [label for label in labels or [] if label not in self.spotter.labels]
         if unknown:
