@@ -31,7 +31,9 @@ from transformers import (
 )
 from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
 
+from deepsport.prompts import FINAL_PROMPT, NUDGE_PROMPT, system_message
 from deepsport.prompts import chat_template as shipped_template
+from deepsport.tools import REGISTRY
 
 Family = Literal["qwen3-vl", "qwen2.5-vl"]
 
@@ -123,36 +125,22 @@ semifinal stadium arena court pitch rink pool track lane hurdle relay sprint fin
 jersey shirt number captain lineup formation tactic pressing transition replay broadcast camera angle slowmotion
 whistle card yellow red corner throwin goalkick kickoff restart injury stretcher celebration fans chant banner
 """
-_TOOLS = {
-    "choose_frames": ("Sample frames from a time window of the video.", ["start", "end", "num_frames"]),
-    "spot_actions": ("Find the times of key actions such as goals, shots and fouls.", ["start", "end"]),
-    "estimate_pose": ("Estimate the body pose of the players at a time.", ["time"]),
-    "zoom": ("Crop a region of the frame at a time and return it at a higher resolution.", ["time", "box"]),
-}
-
-
-def _tool_schema(name: str) -> str:
-    description, params = _TOOLS[name]
-    properties = {p: {"type": "number", "description": f"The {p.replace('_', ' ')}."} for p in params}
-    parameters = {"type": "object", "properties": properties, "required": params}
-    return json.dumps(
-        {"type": "function", "function": {"name": name, "description": description, "parameters": parameters}}
-    )
 
 
 def _corpus() -> list[str]:
-    """English, sports and tool-call text, so tags, JSON and timestamps tokenise compactly."""
+    """English, sports and tool-call text, so the agent's prompts, tags, JSON and timestamps tokenise compactly."""
     rng = random.Random(0)
-    texts = list(_SENTENCES)
-    texts += [_tool_schema(name) for name in _TOOLS]
+    schemas = [tool.schema() for tool in REGISTRY.values()]
+    texts = [*_SENTENCES, system_message(schemas)["content"], FINAL_PROMPT, NUDGE_PROMPT]
     words = (_COMMON_WORDS + _SPORTS_WORDS).split()
     for _ in range(2000):
         sentence = [rng.choice(words) for _ in range(rng.randint(6, 16))]
         texts.append(" ".join(w.title() if rng.random() < 0.2 else w for w in sentence) + rng.choice(".?!,:;"))
     for _ in range(400):
-        name = rng.choice(list(_TOOLS))
-        args = {p: round(rng.uniform(0, 60), rng.choice([0, 1, 2])) for p in _TOOLS[name][1]}
-        if "num_frames" in args:
+        name = rng.choice(list(REGISTRY))
+        numbers = [p for p, spec in REGISTRY[name].parameters["properties"].items() if spec["type"] == "number"]
+        args = {p: round(rng.uniform(0, 60), rng.choice([0, 1, 2])) for p in numbers}
+        if name == "choose_frames":
             args["num_frames"] = rng.randint(1, 16)
         sentence = rng.choice(_SENTENCES)
         call = json.dumps({"name": name, "arguments": args})
