@@ -32,6 +32,9 @@ class Span(BaseModel):
 
 AnswerType = Literal["choice", "number", "time_span", "text"]
 
+# The four question dimensions of the benchmark.
+DIMENSIONS = ("recognition", "rules", "assessment", "commentary")
+
 
 class QAItem(BaseModel):
     """One question about one video, with its reference answer and the evidence for it."""
