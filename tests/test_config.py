@@ -1,0 +1,64 @@
+"""Typed configs from YAML plus dot-list overrides, with one-line errors naming the bad key."""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import pytest
+
+from deepsport.agent import AgentConfig
+from deepsport.config import ConfigError, load_config
+
+
+@dataclass
+class Inner:
+    rate: float = 0.5
+    names: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Job:
+    out: Path = Path("out")
+    steps: int = 10
+    mode: Literal["fast", "slow"] = "fast"
+    url: str | None = None
+    inner: Inner = field(default_factory=Inner)
+    agent: AgentConfig = field(default_factory=AgentConfig)
+
+
+def test_yaml_then_overrides_build_nested_typed_dataclasses(tmp_path):
+    path = tmp_path / "job.yaml"
+    path.write_text("steps: 3\ninner:\n  rate: 1\n  names: [a, b]\nagent:\n  budget:\n    max_turns: 4\n")
+    job = load_config(Job, path, ["inner.rate=0.25", "mode=slow", "url=http://x", "agent.generation.temperature=0.7"])
+    assert job.steps == 3 and job.mode == "slow" and job.url == "http://x" and job.out == Path("out")
+    assert job.inner == Inner(rate=0.25, names=["a", "b"])
+    assert job.agent.budget.max_turns == 4 and job.agent.budget.total_frames == 32
+    assert job.agent.generation.temperature == 0.7 and job.agent.sampling == "uniform"
+
+
+@pytest.mark.parametrize(
+    "text, overrides, message",
+    [
+        ("stpes: 3\n", [], "unknown key 'stpes'; known keys here: out, steps"),
+        ("", ["inner.rte=1"], "unknown key 'inner.rte'"),
+        ("steps: three\n", [], "steps must be int, got 'three'"),
+        ("", ["steps=true"], "steps must be int, got True"),
+        ("", ["mode=medium"], "mode must be one of 'fast', 'slow', got 'medium'"),
+        ("inner: 3\n", [], "inner must be a mapping"),
+        ("", ["inner.names=x"], "inner.names must be a list"),
+        ("", ["steps"], "must look like key.sub=value"),
+        ("- a\n", [], "must hold a mapping"),
+        ("a: [\n", [], "is not valid YAML"),
+    ],
+)
+def test_bad_configs_fail_with_one_line_naming_the_key(tmp_path, text, overrides, message):
+    path = tmp_path / "job.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_config(Job, path, overrides)
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(Job, tmp_path / "nope.yaml")
