@@ -24,6 +24,11 @@ LABELS_FILE = "Labels-v2.json"
 PREDICTIONS_FILE = "results_spotting.json"
 VIDEO_SUFFIXES = (".mkv", ".mp4")
 VISIBILITIES = ("visible", "not shown")
+V2_LABELS = (  # the 17 action classes of SoccerNet-v2
+    "Penalty", "Kick-off", "Goal", "Substitution", "Offside", "Shots on target", "Shots off target", "Clearance",
+    "Ball out of play", "Throw-in", "Foul", "Indirect free-kick", "Direct free-kick", "Corner", "Yellow card",
+    "Red card", "Yellow->red card",
+)  # fmt: skip
 _GAME_TIME = re.compile(r"^\s*(\d+)\s*-\s*(\d+):(\d{1,2})\s*$")
 _HALF_VIDEO = re.compile(r"^(\d+)_.*$")
 _RESOLUTION = re.compile(r"_(\d+)p\b")
