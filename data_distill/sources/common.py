@@ -33,6 +33,7 @@ class _DataUnpickler(pickle.Unpickler):
         ("numpy._core.multiarray", "scalar"),
         ("numpy", "ndarray"),
         ("numpy", "dtype"),
+        ("_codecs", "encode"),  # how protocol-2 pickles store bytes
         ("collections", "OrderedDict"),
         ("collections", "defaultdict"),
     }
@@ -57,6 +58,11 @@ def read_pickle(path: Path, expected: str) -> Any:
 def find_files(folder: Path, patterns: Sequence[str]) -> list[Path]:
     """Files under ``folder`` (searched recursively) matching any of the glob ``patterns``, sorted, no duplicates."""
     return sorted({p for pattern in patterns for p in folder.rglob(pattern) if p.is_file()})
+
+
+def folder_name(file: Path, root: Path) -> str:
+    """The name of ``file``'s folder relative to ``root``; a file directly in ``root`` gives ``root``'s own name."""
+    return file.parent.relative_to(root if file.parent != root else root.parent).as_posix()
 
 
 def require_path(path: Path, expected: str) -> Path:

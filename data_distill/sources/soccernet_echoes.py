@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from data_distill.questions import make_item, seconds
-from data_distill.sources.common import SourceError, find_files, read_json, require_path
+from data_distill.sources.common import SourceError, find_files, folder_name, read_json, require_path
 from deepsport.schemas import QAItem, Span
 from deepsport.scoring import normalize_text
 
@@ -46,7 +46,7 @@ def load(
         half = _HALF.search(file.name)
         if half is None:
             raise SourceError(f"{file}: cannot tell the half from the name; expected 1_asr.json or 2_asr.json")
-        game = file.parent.relative_to(root if file.parent != root else root.parent).as_posix()
+        game = folder_name(file, root)
         version = _VERSION.search(file.as_posix())
         meta = {"game": game, "half": int(half[1]), "asr_version": version[0] if version else None}
         video = f"{game}/{half[1]}_{resolution}.mkv"

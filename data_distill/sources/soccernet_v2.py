@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from data_distill.questions import make_item, seconds
-from data_distill.sources.common import SourceError, require_path
+from data_distill.sources.common import SourceError, folder_name, require_path
 from deepsport.schemas import QAItem, Span
 from deepsport.spotting.labels import LABELS_FILE, V2_LABELS, Annotation, LabelsError, read_labels
 
@@ -53,7 +53,7 @@ def load(
             labels = read_labels(file)
         except LabelsError as err:
             raise SourceError(str(err)) from None
-        game = file.parent.relative_to(root if file.parent != root else root.parent).as_posix()
+        game = folder_name(file, root)
         for half in sorted({a.half for a in labels.annotations}):
             video = f"{game}/{half}_{resolution}.mkv"
             events = labels.in_half(half)
