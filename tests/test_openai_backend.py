@@ -131,3 +131,16 @@ def test_unreachable_endpoint():
     model = OpenAIChatModel("m", "http://127.0.0.1:9/v1", max_retries=1, timeout=2)
     with pytest.raises(BackendError, match="could not be reached after retries"):
         model.chat(conversation(), GenerationConfig())
+
+
+@pytest.mark.parametrize(
+    "server, fragment",
+    [
+        ([(200, {"id": "x", "choices": []})], "sent a reply with no message"),
+        ([(200, {"unexpected": 1})], "sent a reply with no message"),
+    ],
+    indirect=["server"],
+)
+def test_malformed_reply_becomes_one_line_backend_error(server, fragment):
+    with pytest.raises(BackendError, match=fragment):
+        OpenAIChatModel("m", server.url, max_retries=0).chat(conversation(), GenerationConfig())

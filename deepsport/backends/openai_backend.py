@@ -60,6 +60,10 @@ class OpenAIChatModel:
             ) from err
         except openai.APIStatusError as err:
             raise BackendError(f"The endpoint {self.base_url} answered {err.status_code}: {_detail(err)}") from err
+        except ValueError as err:  # a body that is not JSON
+            raise BackendError(f"The endpoint {self.base_url} sent a reply that is not JSON: {err}") from err
+        if not getattr(response, "choices", None) or response.choices[0].message is None:
+            raise BackendError(f"The endpoint {self.base_url} sent a reply with no message; is it a chat endpoint?")
         choice = response.choices[0]
         usage = response.usage
         details = getattr(usage, "prompt_tokens_details", None) if usage else None
