@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperGroup
 
+from data_distill.cli import app as distill_app
 from deepsport.backends import DEFAULT_MODEL
 
 
@@ -32,6 +33,7 @@ spot_app = typer.Typer(
 )
 app.add_typer(dev_app, name="dev")
 app.add_typer(spot_app, name="spot")
+app.add_typer(distill_app, name="distill")
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
