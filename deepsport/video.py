@@ -7,6 +7,11 @@ a keyframe only when the next frame needed is behind it, or when the keyframe be
 SEEK_AHEAD frames ahead; only the frames asked for are converted, and they stay in an LRU cache, so repeating
 a request costs almost nothing.
 
+With ``readahead`` > 0 (the agent's tools use it), the time between calls is not wasted: after answering a
+request for a window, a background thread converts the frames that come after it (``readahead`` seconds) and
+then every frame inside it, so the usual next requests (the adjacent window, a closer look at the same window)
+are served from memory. A new request stops the read-ahead at its next frame.
+
 PyAV decodes by default: on the benchmarks (benchmarks/bench_video_window.py) it is as fast as decord or
 faster, and it stays frame-exact in MPEG-TS and AVI files where decord returns wrong frames. decord (the
 decord2 fork) is available as ``backend="decord"`` for MP4/MOV and Matroska/WebM files.
@@ -18,8 +23,10 @@ import itertools
 import math
 import os
 import re
+import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -73,6 +80,7 @@ class Video:
 
     max_pixels: frames are scaled down (never up) so width * height <= max_pixels, keeping the aspect ratio.
     cache_size: how many converted frames to keep. backend: "auto" (currently PyAV), "pyav" or "decord".
+    readahead: seconds to convert in the background after each window (PyAV only; 0 turns it off).
     """
 
     def __init__(
@@ -81,13 +89,19 @@ class Video:
         max_pixels: int = 640 * 360,
         cache_size: int = 256,
         backend: str = "auto",
+        readahead: float = 0.0,
     ) -> None:
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
         path = Path(path)
         self._cache: OrderedDict[int, Image.Image] = OrderedDict()
         self._cache_size = cache_size
-        self.num_decoded = 0  # frames converted by the decoder so far (cache misses)
+        self.num_decoded = 0  # frames converted for requests (cache misses)
+        self.num_read_ahead = 0  # frames converted in the background
+        self._lock = threading.Lock()  # the decoder and the cache
+        self._request = 0  # counts requests; a read-ahead stops when it is no longer the latest one's
+        self._readahead = readahead
+        self._worker: ThreadPoolExecutor | None = None
         container = _open(path, threads=backend != "decord")
         try:
             stream = container.streams.video[0]
@@ -102,6 +116,8 @@ class Video:
                 container.close()
             else:
                 self._decoder = _PyAVDecoder(container, index, size, rotation)
+                if readahead > 0:
+                    self._worker = ThreadPoolExecutor(1, thread_name_prefix="video-readahead")
         except BaseException:
             container.close()
             raise
@@ -121,15 +137,23 @@ class Video:
         if not np.all(np.isfinite(wanted)):
             raise ValueError(f"frame times must be finite numbers, got {list(times)}")
         indices = sorted({self._nearest(t) for t in np.clip(wanted, 0.0, self.info.duration)})
-        missing = [i for i in indices if i not in self._cache]
-        if missing:
-            self._cache.update(zip(missing, self._decoder.read(missing), strict=True))
-            self.num_decoded += len(missing)
-        frames = [Frame(float(self._times[i]), i, self._cache[i]) for i in indices]
-        for i in indices:
-            self._cache.move_to_end(i)
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+        self._request += 1  # a running read-ahead stops at its next frame
+        with self._lock:
+            missing = [i for i in indices if i not in self._cache]
+            if missing:
+                self._cache.update(zip(missing, self._decoder.read(missing), strict=True))
+                self.num_decoded += len(missing)
+            frames = [Frame(float(self._times[i]), i, self._cache[i]) for i in indices]
+            for i in indices:
+                self._cache.move_to_end(i)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        if self._worker and indices and indices[-1] - indices[0] <= self._cache_size // 2:
+            # What comes next first (the decoder is already there), then the rest of the window; no more than
+            # fits in the cache beside the frames just returned, so the read-ahead never evicts those.
+            end = min(len(self._times), indices[-1] + 1 + round(self._readahead * self.info.fps))
+            todo = [*range(indices[-1] + 1, end), *range(indices[0] + 1, indices[-1])]
+            self._worker.submit(self._read_ahead, todo[: self._cache_size - len(indices)], self._request)
         return frames
 
     def window(self, start: float, end: float, num_frames: int) -> list[Frame]:
@@ -148,7 +172,10 @@ class Video:
         return self.frames_at([(k + 0.5) * step for k in range(num_frames)])
 
     def close(self) -> None:
-        """Release the decoder and the cached frames."""
+        """Stop the read-ahead, release the decoder and the cached frames."""
+        self._request += 1
+        if self._worker:
+            self._worker.shutdown(wait=True, cancel_futures=True)
         self._decoder.close()
         self._cache.clear()
 
@@ -157,6 +184,22 @@ class Video:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _read_ahead(self, todo: list[int], request: int) -> None:
+        """Convert the frames in `todo` while `request` is the latest; frames already converted are skipped."""
+        for i in todo:
+            with self._lock:
+                if request != self._request:
+                    return
+                if i in self._cache:
+                    continue
+                try:
+                    self._cache[i] = self._decoder.read([i])[0]
+                except VideoError:
+                    return  # the next request that needs this frame reports it
+                self.num_read_ahead += 1
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
 
     def _nearest(self, time: float) -> int:
         i = int(np.searchsorted(self._times, time))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -92,6 +93,45 @@ def test_cache_serves_repeats_without_decoding_and_evicts_least_recently_used(co
         assert video.num_decoded == 4
         assert exact_indices(video.frames_at([2.0])) == [20]
         assert video.num_decoded == 5
+
+
+def wait_for_read_ahead(video: Video, count: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while video.num_read_ahead < count and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert video.num_read_ahead == count
+
+
+def test_read_ahead_serves_the_next_window_and_a_closer_look_from_memory(counter_video: Path):
+    with Video(counter_video, readahead=2.0) as video:
+        assert exact_indices(video.window(2.0, 4.0, 3)) == [20, 30, 40]
+        # While the model thinks: frames 41-60 (the next 2 s), then 21-39 but 30 (inside the window).
+        wait_for_read_ahead(video, 20 + 18)
+        assert exact_indices(video.window(4.0, 6.0, 5)) == [40, 45, 50, 55, 60]  # the adjacent window
+        assert exact_indices(video.window(2.5, 3.5, 3)) == [25, 30, 35]  # a closer look
+        assert video.num_decoded == 3  # only the first window was decoded for a request
+
+
+def test_read_ahead_never_changes_what_requests_return(counter_video: Path):
+    """Requests that interrupt the read-ahead at any point, back and forth, get exactly the frames they ask."""
+    rng = np.random.default_rng(0)
+    with Video(counter_video, readahead=3.0, cache_size=40) as video:
+        for _ in range(40):
+            start = float(rng.uniform(0, 9))
+            frames = video.window(start, min(start + float(rng.uniform(0.2, 3)), 9.9), int(rng.integers(1, 8)))
+            exact_indices(frames)
+            if rng.random() < 0.3:
+                time.sleep(0.02)
+        assert len(video._cache) <= 40
+
+
+def test_read_ahead_stays_within_the_cache_and_keeps_the_frames_just_returned(counter_video: Path):
+    with Video(counter_video, readahead=5.0, cache_size=10) as video:
+        first = video.window(1.0, 1.4, 3)
+        wait_for_read_ahead(video, 7)  # 10 frames fit: the 3 returned (10, 12, 14) and the next 7 (15-21)
+        assert all(video.window(1.0, 1.4, 3)[k].image is first[k].image for k in range(3))
+        assert exact_indices(video.window(1.5, 2.1, 7)) == list(range(15, 22))
+        assert video.num_decoded == 3
 
 
 def test_synthetic_content_changes_at_the_given_times(video: Video):

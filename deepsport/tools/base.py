@@ -33,6 +33,10 @@ class Budget:
     repeat_iou: float = 0.9  # a window overlapping one already seen this much is refused
 
 
+READAHEAD = 5.0  # seconds
+CACHE_FRAMES = 384  # a 5 s window and the 5 s after it at 30 fps; about 265 MB at 640x360
+
+
 @dataclass
 class Episode:
     """State shared by the tools of one agent run: the open video, what was seen, what is left."""
@@ -45,7 +49,10 @@ class Episode:
 
     @classmethod
     def open(cls, path: str | Path, budget: Budget | None = None, max_pixels: int | None = None) -> Episode:
-        video = Video(path) if max_pixels is None else Video(path, max_pixels=max_pixels)
+        """Open a video for one run. While the model thinks, the video decodes the READAHEAD seconds after the
+        last window and the rest of that window, so looking on or closer costs no decoding."""
+        pixels = {} if max_pixels is None else {"max_pixels": max_pixels}
+        video = Video(path, cache_size=CACHE_FRAMES, readahead=READAHEAD, **pixels)
         return cls(video=video, budget=budget or Budget())
 
     @property
