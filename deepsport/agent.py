@@ -36,7 +36,7 @@ class AgentConfig:
     sampling: Sampling = "uniform"  # how the initial frames are chosen: uniform or motion
     budget: Budget = field(default_factory=Budget)
     generation: GenerationConfig = field(default_factory=GenerationConfig)
-    tools: list[str] | None = None  # None: every registered tool
+    tools: list[str] | None = None  # None: every registered tool; []: none (answer from the initial frames)
     max_calls_per_turn: int = 4
     max_pixels: int | None = None  # decode budget per frame; None: the video module's default
     spotter_checkpoint: str | None = None  # trained spotter for spot_actions; None: the training-free one

@@ -15,6 +15,7 @@ from typer.core import TyperGroup
 
 from data_distill.cli import app as distill_app
 from deepsport.backends import DEFAULT_MODEL
+from eval.cli import app as eval_app
 
 
 class _SpotGroup(TyperGroup):
@@ -34,6 +35,7 @@ spot_app = typer.Typer(
 app.add_typer(dev_app, name="dev")
 app.add_typer(spot_app, name="spot")
 app.add_typer(distill_app, name="distill")
+app.add_typer(eval_app, name="eval")
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)

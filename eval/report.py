@@ -1,0 +1,101 @@
+"""Run summaries: overall, per-dimension and per-sport accuracy, frames and tool calls per question, latency;
+written as JSON and markdown (the HTML page is in ``eval.html``)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+Row = dict[str, Any]
+
+
+def group_stats(rows: list[Row]) -> dict[str, Any]:
+    """Counts and accuracy of some rows: accuracy is the mean score of the scored ones (None when none are)."""
+    ok = [r for r in rows if r["status"] == "ok"]
+    scores = [r["score"] for r in ok if r.get("score") is not None]
+    return {
+        "items": len(rows),
+        "scored": len(scores),
+        "unscored": len(ok) - len(scores),
+        "errors": len(rows) - len(ok),
+        "accuracy": float(np.mean(scores)) if scores else None,
+    }
+
+
+def summarize(rows: list[Row], config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The whole report as one JSON-serialisable dict."""
+    ok = [r for r in rows if r["status"] == "ok"]
+    latencies = [r["latency"] for r in ok]
+    return {
+        "config": config or {},
+        "overall": group_stats(rows),
+        "by_dimension": _grouped(rows, lambda r: r["item"].get("dimension") or "none"),
+        "by_sport": _grouped(rows, lambda r: r["item"].get("sport") or "unknown"),
+        "by_answer_type": _grouped(rows, lambda r: r["item"].get("answer_type") or "text"),
+        "frames_per_question": _mean([r["frames_used"] for r in ok]),
+        "tool_calls_per_question": _mean([r["tool_calls"] for r in ok]),
+        "latency": {
+            "mean": _mean(latencies),
+            "p50": float(np.percentile(latencies, 50)) if latencies else None,
+            "p90": float(np.percentile(latencies, 90)) if latencies else None,
+        },
+        "score_methods": dict(Counter(str(r.get("score_method")) for r in ok)),
+        "errors": {r["id"]: r["error"] for r in rows if r["status"] == "error"},
+    }
+
+
+def to_markdown(summary: dict[str, Any]) -> str:
+    config, overall, latency = summary["config"], summary["overall"], summary["latency"]
+    mode = f"baseline ({config.get('baseline_frames')} uniform frames, no tools)" if config.get("baseline") else "agent"
+    lines = [
+        f"# Evaluation: {config.get('model', '?')} ({config.get('backend', '?')}, {mode})",
+        "",
+        f"Benchmark: `{config.get('benchmark', '?')}`",
+        "",
+        "| items | scored | accuracy | frames/question | tool calls/question | latency mean | p50 | p90 | "
+        "unscored | errors |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {overall['items']} | {overall['scored']} | {percent(overall['accuracy'])} | "
+        f"{fmt(summary['frames_per_question'])} | {fmt(summary['tool_calls_per_question'])} | "
+        f"{fmt(latency['mean'])} s | {fmt(latency['p50'])} s | {fmt(latency['p90'])} s | "
+        f"{overall['unscored']} | {overall['errors']} |",
+    ]
+    for title, key in (("Dimension", "by_dimension"), ("Sport", "by_sport"), ("Answer type", "by_answer_type")):
+        lines += ["", f"| {title} | items | scored | accuracy | errors |", "|---|---:|---:|---:|---:|"]
+        for name, stats in summary[key].items():
+            lines.append(
+                f"| {name} | {stats['items']} | {stats['scored']} | {percent(stats['accuracy'])} | {stats['errors']} |"
+            )
+    if summary["errors"]:
+        lines += ["", "## Errors (retried when the run is resumed)", ""]
+        lines += [f"- `{item_id}`: {message}" for item_id, message in summary["errors"].items()]
+    return "\n".join(lines) + "\n"
+
+
+def write_summary(out: Path, summary: dict[str, Any]) -> None:
+    (out / "report.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (out / "report.md").write_text(to_markdown(summary))
+
+
+def percent(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f}%"
+
+
+def fmt(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
+def _mean(values: list[float]) -> float | None:
+    return float(np.mean(values)) if values else None
+
+
+def _grouped(rows: list[Row], key: Callable[[Row], str]) -> dict[str, Any]:
+    groups: dict[str, list[Row]] = {}
+    for row in rows:
+        groups.setdefault(key(row), []).append(row)
+    return {name: group_stats(groups[name]) for name in sorted(groups)}

@@ -1,0 +1,221 @@
+"""The benchmark runner: the agent on every item, one results line per finished item, resumable.
+
+A run directory holds ``config.json`` (what decides the answers: model, backend, agent settings, baseline)
+and ``results.jsonl`` (one row per finished item, written as it finishes, with its trajectory and score).
+Running the same command again skips items that finished and retries those that failed; a different config
+in the same directory is refused. Baseline mode answers from k uniform frames without tools, in the same
+layout, so the value of the tools is measured on the same benchmark.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from deepsport.agent import Agent, AgentConfig
+from deepsport.backends import ChatModel, GenerationConfig
+from deepsport.jsonl import JsonlAppender, read_jsonl
+from deepsport.judge import Judge, JudgeError
+from deepsport.schemas import QAItem
+from deepsport.scoring import score_answer
+from deepsport.tools import Budget
+from eval.benchmark import resolve_video
+
+CONFIG = "config.json"
+RESULTS = "results.jsonl"
+
+
+class RunError(Exception):
+    """A run cannot start or go on (a config clash, an unreadable run dir); one line a user can act on."""
+
+
+@dataclass
+class RunConfig:
+    """Everything that decides the answers; a run directory keeps one and refuses another."""
+
+    benchmark: str
+    model: str
+    backend: str = "transformers"
+    baseline: bool = False
+    baseline_frames: int = 16
+    initial_frames: int = 8
+    sampling: str = "uniform"
+    max_turns: int = 6
+    max_frames: int = 32
+    max_new_tokens: int = 512
+    temperature: float = 0.0
+
+    def agent_config(self) -> AgentConfig:
+        generation = GenerationConfig(max_new_tokens=self.max_new_tokens, temperature=self.temperature)
+        if self.baseline:
+            budget = Budget(max_turns=1, total_frames=0)
+            return AgentConfig(initial_frames=self.baseline_frames, tools=[], budget=budget, generation=generation)
+        return AgentConfig(
+            initial_frames=self.initial_frames,
+            sampling=self.sampling,  # type: ignore[arg-type]
+            budget=Budget(max_turns=self.max_turns, total_frames=self.max_frames),
+            generation=generation,
+        )
+
+
+def open_run(out: Path, config: RunConfig) -> None:
+    """Create the run directory with its config, or check that an existing one was made with the same."""
+    path = out / CONFIG
+    wanted = dataclasses.asdict(config)
+    if path.exists():
+        try:
+            saved = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as err:
+            raise RunError(f"{path} is unreadable ({err}); remove it or use another --out") from None
+        clashes = [f"{k}={saved.get(k)!r} (now {v!r})" for k, v in wanted.items() if saved.get(k) != v]
+        if clashes:
+            raise RunError(
+                f"{out} holds a run with a different config: {'; '.join(clashes)}. "
+                "Use another --out, or the same options to resume it."
+            )
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(wanted, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def load_results(out: Path) -> dict[str, dict[str, Any]]:
+    """The latest row of each item in a run directory (a retried item's later row wins)."""
+    try:
+        return {row["id"]: row for row in read_jsonl(out / RESULTS)}
+    except ValueError as err:
+        raise RunError(str(err)) from None
+
+
+def select(
+    items: Iterable[QAItem], sports: list[str] | None, dimensions: list[str] | None, limit: int | None
+) -> list[QAItem]:
+    """Items of the given sports and dimensions (all when None), the first ``limit`` of them."""
+    chosen = [
+        item
+        for item in items
+        if (not sports or item.sport in sports) and (not dimensions or item.dimension in dimensions)
+    ]
+    return chosen[:limit] if limit is not None else chosen
+
+
+@dataclass
+class Progress:
+    """What the runner reports as it goes (the CLI draws a progress bar from it)."""
+
+    total: int
+    skipped: int = 0
+    done: int = 0
+    errors: int = 0
+    score_sum: float = 0.0
+    scored: int = 0
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.score_sum / self.scored if self.scored else None
+
+
+def run_items(
+    model: ChatModel,
+    config: RunConfig,
+    items: list[QAItem],
+    out: Path,
+    video_root: Path,
+    concurrency: int = 1,
+    judge: Judge | None = None,
+    on_row: Callable[[Progress], None] | None = None,
+) -> Progress:
+    """Answer every item not yet finished in ``out``; rows are appended as items finish."""
+    finished = {i for i, row in load_results(out).items() if row["status"] == "ok"}
+    todo = [item for item in items if item.id not in finished]
+    progress = Progress(total=len(items), skipped=len(items) - len(todo))
+    agent = Agent(model, config.agent_config(), backend=config.backend)
+    with JsonlAppender(out / RESULTS) as results, ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        futures = [pool.submit(evaluate_item, agent, item, video_root, judge) for item in todo]
+        try:
+            for future in as_completed(futures):
+                row = future.result()
+                results.write(row)
+                _count(progress, row)
+                if on_row:
+                    on_row(progress)
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+    return progress
+
+
+def evaluate_item(agent: Agent, item: QAItem, video_root: Path, judge: Judge | None = None) -> dict[str, Any]:
+    """One item's results row; a failure (bad video, backend error) becomes an error row, never an exception."""
+    started = time.perf_counter()
+    row: dict[str, Any] = {"id": item.id, "item": item.model_dump(mode="json")}
+    try:
+        trajectory = agent.run(resolve_video(video_root, item.video), item.question)
+    except Exception as err:  # noqa: BLE001 (one bad item must not stop a run of thousands)
+        message = str(err).strip() or type(err).__name__
+        return {**row, "status": "error", "error": message, "latency": time.perf_counter() - started}
+    row.update(
+        prediction=trajectory.answer,
+        stop_reason=trajectory.stop_reason,
+        frames_used=trajectory.frames_used,
+        tool_calls=len(trajectory.tool_calls),
+        turns=len(trajectory.turns),
+        latency=time.perf_counter() - started,
+        trajectory=trajectory.model_dump(mode="json"),
+    )
+    if trajectory.stop_reason == "error":
+        return {**row, "status": "error", "error": trajectory.error}
+    return {**row, "status": "ok", **score_fields(item, trajectory.answer, judge)}
+
+
+def score_fields(item: QAItem, prediction: str | None, judge: Judge | None) -> dict[str, Any]:
+    """The score columns of a row: a rule's score, the judge's, or why there is none yet."""
+    score = score_answer(item, prediction)
+    if score is not None:
+        return {"score": score.value, "score_method": score.method, "parsed": score.parsed}
+    if judge is None:
+        return {"score": None, "score_method": "needs_judge", "judge_error": "no judge was given (--judge-model)"}
+    try:
+        verdict = judge.score(item, prediction or "")
+    except JudgeError as err:
+        return {"score": None, "score_method": "judge_failed", "judge_error": str(err)}
+    return {"score": verdict.score, "score_method": "judge", "judge_rationale": verdict.rationale}
+
+
+def rescore(out: Path, judge: Judge | None, on_row: Callable[[int, int], None] | None = None) -> dict[str, int]:
+    """Score every finished row again (rules, then the judge for open text) and rewrite the results file,
+    one row per item. Cached verdicts cost nothing; returns how many rows each scoring method decided."""
+    rows = load_results(out)
+    if not rows:
+        raise RunError(f"{out} has no results to score; run `deepsport eval run --out {out}` first")
+    methods: dict[str, int] = {}
+    rescored = []
+    for n, row in enumerate(rows.values(), 1):
+        if row["status"] == "ok":
+            fields = {k: None for k in ("parsed", "judge_rationale", "judge_error")}
+            row = {**row, **fields, **score_fields(QAItem.model_validate(row["item"]), row["prediction"], judge)}
+            methods[row["score_method"]] = methods.get(row["score_method"], 0) + 1
+        rescored.append(row)
+        if on_row:
+            on_row(n, len(rows))
+    tmp = out / (RESULTS + ".tmp")
+    tmp.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rescored), encoding="utf-8")
+    os.replace(tmp, out / RESULTS)
+    return methods
+
+
+def _count(progress: Progress, row: dict[str, Any]) -> None:
+    progress.done += 1
+    if row["status"] == "error":
+        progress.errors += 1
+    elif row.get("score") is not None:
+        progress.scored += 1
+        progress.score_sum += row["score"]

@@ -1,0 +1,228 @@
+"""``deepsport eval`` end to end on a synthetic benchmark whose scores are known in advance, against a real
+OpenAI-compatible server on 127.0.0.1 (scripted model and judge): runner, resume after SIGKILL, baseline,
+validation, scoring, reports, compare."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from eval_bench import AGENT_SCORES, BASELINE_SCORES, ITEMS, build_benchmark, scripted_model
+from eval_servers import serving
+from typer.testing import CliRunner
+
+from deepsport.cli import app
+from deepsport.dev.synthetic import make_video
+from deepsport.jsonl import read_jsonl
+from eval.benchmark import load_benchmark
+from eval.runner import RunConfig, load_results, open_run, run_items
+
+ERRORS = {"n7"}  # corrupt video
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory):
+    return build_benchmark(tmp_path_factory.mktemp("bench"))
+
+
+@pytest.fixture(scope="module")
+def url():
+    with serving(scripted_model()) as base_url:
+        yield base_url
+
+
+def evaluate(bench, url, out, *extra):
+    args = ["eval", "--benchmark", bench, "--model", "scripted", "--backend", "openai", "--base-url", url]
+    args += ["--out", out, "--judge-model", "scripted", "--judge-base-url", url, *extra]
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def scores(out):
+    return {i: row["score"] for i, row in load_results(out).items() if row["status"] == "ok"}
+
+
+@pytest.fixture(scope="module")
+def agent_run(bench, url, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "agent"
+    result = evaluate(bench, url, out, "--concurrency", "4")
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.fixture(scope="module")
+def baseline_run(bench, url, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "baseline"
+    result = evaluate(bench, url, out, "--baseline", "--concurrency", "4")
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_runner_scores_every_item_as_scripted(agent_run):
+    rows = load_results(agent_run)
+    assert scores(agent_run) == AGENT_SCORES
+    assert {i for i, row in rows.items() if row["status"] == "error"} == ERRORS
+    assert "corrupt.mp4" in rows["n7"]["error"]
+    assert rows["n4"]["score_method"] == "judge" and rows["n4"]["judge_rationale"] == "same"
+    assert rows["n1"]["frames_used"] == 12 and rows["n1"]["tool_calls"] == 1 and rows["n1"]["turns"] == 2
+    assert rows["n1"]["trajectory"]["tool_calls"][0]["arguments"] == {"start": 1.0, "end": 3.0, "num_frames": 4}
+    assert rows["n2"]["frames_used"] == 8 and rows["n2"]["tool_calls"] == 0
+    report = json.loads((agent_run / "report.json").read_text())
+    assert report["overall"] == {
+        "items": 8,
+        "scored": 7,
+        "unscored": 0,
+        "errors": 1,
+        "accuracy": pytest.approx(4.5 / 7),
+    }
+    accuracy = {k: v["accuracy"] for k, v in report["by_dimension"].items()}
+    assert accuracy == {"assessment": 0.5, "commentary": 1.0, "recognition": 0.5, "rules": 0.75}
+    assert report["by_sport"]["tennis"]["accuracy"] == pytest.approx(1 / 3)
+    assert report["frames_per_question"] == pytest.approx((12 + 10 + 5 * 8) / 7)
+    assert report["tool_calls_per_question"] == pytest.approx(2 / 7)
+    assert 0 < report["latency"]["p50"] <= report["latency"]["p90"]
+    markdown = (agent_run / "report.md").read_text()
+    assert "| recognition | 3 | 2 | 50.0% | 1 |" in markdown and "`n7`" in markdown
+
+
+def test_baseline_answers_from_16_frames_without_tools(baseline_run, agent_run):
+    rows = load_results(baseline_run)
+    assert scores(baseline_run) == BASELINE_SCORES
+    ok = [row for row in rows.values() if row["status"] == "ok"]
+    assert {row["frames_used"] for row in ok} == {16} and {row["tool_calls"] for row in ok} == {0}
+    system = ok[0]["trajectory"]["messages"][0]["content"]
+    assert "<tools>" not in system
+    result = CliRunner().invoke(app, ["eval", "compare", str(agent_run), str(baseline_run)])
+    assert result.exit_code == 0, result.output
+    assert "4 items flipped: 2 wrong → right, 2 right → wrong" in result.output
+    for line in ["n1 (recognition): right → wrong", "n2 (recognition): wrong → right", "n6 (rules): right → wrong"]:
+        assert line in result.output
+    assert "+50.0" in result.output and "-50.0" in result.output  # assessment 50% → 100%, rules 75% → 25%
+
+
+def test_rerun_resumes_and_a_different_config_is_refused(bench, url, tmp_path):
+    out = tmp_path / "run"
+    shutil.copytree(bench.parent, tmp_path / "bench")
+    bench = tmp_path / "bench" / "bench.jsonl"
+    assert evaluate(bench, url, out, "--limit", "3").exit_code == 0
+    assert len(read_jsonl(out / "results.jsonl")) == 3
+    result = evaluate(bench, url, out)  # resume: the first three are not asked again
+    assert result.exit_code == 0, result.output
+    assert "5 items answered now, 3 already done, 1 errors" in result.output
+    assert len(read_jsonl(out / "results.jsonl")) == 8
+    make_video(tmp_path / "bench" / "corrupt.mp4", duration=4.0, fps=10.0, size=(160, 120), show_number=(7, 1, 3))
+    result = evaluate(bench, url, out)  # the error row is retried, and only it
+    assert "1 items answered now, 7 already done, 0 errors" in result.output
+    rows = read_jsonl(out / "results.jsonl")
+    assert len(rows) == 9 and [r["id"] for r in rows].count("n7") == 2
+    assert scores(out) == {**AGENT_SCORES, "n7": 1.0}
+    clash = evaluate(bench, url, out, "--max-turns", "3")
+    assert clash.exit_code == 1
+    assert "holds a run with a different config: max_turns=6 (now 3)" in " ".join(clash.output.split())
+
+
+def test_backend_failures_become_error_rows_and_are_retried(bench, tmp_path):
+    failing = {"n2", "n3"}
+    model = scripted_model(failing=failing)
+    items = load_benchmark(bench).items
+    config = RunConfig(benchmark=str(bench), model="scripted", backend="openai")
+    open_run(tmp_path, config)
+    first = run_items(model, config, items, tmp_path, bench.parent, concurrency=2)
+    assert (first.done, first.errors) == (8, 3)
+    rows = load_results(tmp_path)
+    assert rows["n2"]["status"] == "error" and rows["n2"]["error"] == "scripted failure"
+    failing.clear()
+    second = run_items(model, config, items, tmp_path, bench.parent, concurrency=2)
+    assert (second.skipped, second.done, second.errors) == (5, 3, 1)
+    assert load_results(tmp_path)["n3"]["score"] == 0.5
+    assert load_results(tmp_path)["n4"]["score_method"] == "needs_judge"  # no judge given: not a silent 0
+
+
+def test_killed_run_resumes_to_the_same_results(bench, agent_run, tmp_path):
+    out = tmp_path / "killed"
+    with serving(scripted_model(delay=0.3)) as slow_url:
+        cmd = [sys.executable, "-m", "deepsport", "eval", "--benchmark", str(bench), "--model", "scripted"]
+        cmd += ["--backend", "openai", "--base-url", slow_url, "--out", str(out), "--concurrency", "2"]
+        cmd += ["--judge-model", "scripted", "--judge-base-url", slow_url]
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while len(read_jsonl(out / "results.jsonl")) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        written = read_jsonl(out / "results.jsonl")
+        assert 3 <= len(written) < len(ITEMS)
+        resumed = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        assert resumed.returncode == 0, resumed.stderr
+    assert "already done" in resumed.stdout
+    rows = read_jsonl(out / "results.jsonl")
+    ok_ids = [r["id"] for r in rows if r["status"] == "ok"]
+    assert sorted(ok_ids) == sorted(AGENT_SCORES)  # nothing finished was asked again
+    assert outcomes(out) == outcomes(agent_run)
+
+
+def outcomes(run):
+    return {i: (row["status"], row.get("prediction"), row.get("score")) for i, row in load_results(run).items()}
+
+
+def test_validate_lists_every_bad_row_and_the_run_skips_them(bench, url, tmp_path):
+    good = bench.read_text().splitlines()
+    row = json.loads(good[0])
+    bad = [
+        good[0],
+        "{not json",
+        json.dumps({**row, "id": "t1", "answer_type": "essay"}),
+        good[0],  # duplicate id
+        json.dumps({**row, "id": "t2", "video": "nowhere.mp4"}),
+        json.dumps({**row, "id": "t3", "answer_type": "choice", "options": ["x", "y"], "answer": "D"}),
+        json.dumps({**row, "id": "t4", "video": "../../etc/passwd"}),
+        json.dumps({"id": "t5", "video": "number.mp4"}),
+        json.dumps({**row, "id": "t6", "dimension": "vibes"}),
+    ]
+    dirty = bench.parent / "dirty.jsonl"
+    dirty.write_text("\n".join(bad) + "\n")
+    result = CliRunner().invoke(app, ["eval", "validate", str(dirty), "--video-root", str(bench.parent)])
+    assert result.exit_code == 1
+    out = " ".join(result.output.split())
+    for fragment in [
+        "row 2: malformed JSON",
+        "row 3 (id t1): answer_type: 'essay' is not one of",
+        "row 4 (id n1): duplicate id",
+        "row 5 (id t2): video nowhere.mp4 not found under",
+        "row 6 (id t3): choice answer 'D' names none of the 2 options",
+        "row 7 (id t4): video path '../../etc/passwd' escapes the video root",
+        "row 8 (id t5): 'question' is a required property",
+        "row 9 (id t6): unknown dimension 'vibes'",
+        "1 valid items; 9 problems in 8 rows",
+    ]:
+        assert fragment in out, out
+    run = evaluate(dirty, url, tmp_path / "dirty-run")
+    assert run.exit_code == 0, run.output
+    assert "9 problems in the benchmark; those rows are skipped" in " ".join(run.output.split())
+    assert scores(tmp_path / "dirty-run") == {"n1": 1.0}
+
+
+def test_score_command_judges_pending_rows_from_the_cache(bench, url, tmp_path):
+    out = tmp_path / "nojudge"
+    args = ["eval", "--benchmark", bench, "--model", "scripted", "--backend", "openai", "--base-url", url]
+    assert CliRunner().invoke(app, [*map(str, args), "--out", str(out)]).exit_code == 0
+    rows = load_results(out)
+    assert rows["n4"]["score"] is None and rows["n4"]["score_method"] == "needs_judge"
+    report = json.loads((out / "report.json").read_text())
+    assert report["overall"]["unscored"] == 2 and report["overall"]["scored"] == 5
+    with serving(scripted_model()) as judge_url:  # a fresh judge: count what it is asked
+        score = ["eval", "score", str(out), "--judge-model", "scripted", "--judge-base-url", judge_url]
+        result = CliRunner().invoke(app, score)
+        assert result.exit_code == 0, result.output
+    assert scores(out) == AGENT_SCORES
+    assert len(read_jsonl(out / "results.jsonl")) == 8
+    assert json.loads((out / "report.json").read_text())["overall"]["accuracy"] == pytest.approx(4.5 / 7)
+    with serving(scripted_model()) as down_url:
+        pass  # the server is gone: the cache alone must answer
+    result = CliRunner().invoke(
+        app, ["eval", "score", str(out), "--judge-model", "scripted", "--judge-base-url", down_url]
+    )
+    assert result.exit_code == 0 and scores(out) == AGENT_SCORES
