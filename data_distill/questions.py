@@ -164,7 +164,7 @@ TEMPLATES: dict[str, Template] = {
         "recognition",
         "time_span",
         "When does the {label} happen?",
-        "During which time span is there a {label}?",
+        "During which time span does the {label} take place?",
         hint="span",
     ),
     # --- counting -------------------------------------------------------------------------------------
@@ -172,7 +172,7 @@ TEMPLATES: dict[str, Template] = {
         "counting",
         "recognition",
         "number",
-        "How many times does a {label} happen in this video?",
+        "How many {label} events are there in this video?",
         "Count the {label} events in this video.",
     ),
     "count_somersaults": _t(
