@@ -8,6 +8,7 @@ value of the wrong type. Override values are read as YAML (``x=3`` is an int, ``
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from typing import Any, Literal, TypeVar, Union
 import yaml
 
 T = TypeVar("T")
+_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 
 
 class ConfigError(ValueError):
@@ -104,6 +106,8 @@ def _convert(hint: Any, value: Any, where: str) -> Any:
         return {k: _convert(item, v, f"{where}.{k}") for k, v in value.items()}
     if hint is float and isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
+    if hint is float and isinstance(value, str) and _FLOAT.fullmatch(value.strip()):
+        return float(value)  # YAML reads 3e-3 (no dot) as a string
     if hint is Path and isinstance(value, str):
         return Path(value)
     if isinstance(hint, type) and isinstance(value, hint) and not (hint is int and isinstance(value, bool)):

@@ -1,0 +1,177 @@
+"""Typed configs of the two training jobs, loaded with ``deepsport.config.load_config`` (YAML + ``a.b=c`` overrides).
+
+Every field a run needs has a type and a default here; ``trl`` passes any further TRL argument through
+(``trl.torch_compile=true``), checked by TRL's own config class when the trainer is built.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from deepsport.agent import AgentConfig
+from deepsport.config import to_dict
+from deepsport.keyframes import Sampling
+from deepsport.tools import Budget
+
+
+@dataclass
+class LoraSettings:
+    enabled: bool = False  # False: full fine-tuning
+    r: int = 16
+    alpha: int = 32
+    dropout: float = 0.05
+    target_modules: list[str] | str = "all-linear"  # of the language model; the vision tower stays frozen
+
+
+@dataclass
+class ModelSettings:
+    name_or_path: str = "Qwen/Qwen3-VL-8B-Instruct"  # hub id or local checkpoint (Qwen3-VL or Qwen2.5-VL)
+    dtype: Literal["float32", "bfloat16", "float16"] = "bfloat16"
+    attn_implementation: str | None = None  # e.g. flash_attention_2 on GPUs
+    freeze_vision: bool = False  # full fine-tuning only: keep the vision tower as it is
+    lora: LoraSettings = field(default_factory=LoraSettings)
+
+
+@dataclass
+class Curriculum:
+    """Order of the SFT examples: by task type (listed order first, others after), then by trajectory length."""
+
+    enabled: bool = False
+    task_types: list[str] = field(default_factory=list)
+    by_length: bool = True  # fewer turns and frames first, within a task type
+
+
+@dataclass
+class DataSettings:
+    path: str = "data/distill/sft"  # a DatasetDict saved with save_to_disk
+    split: str = "train"
+    video_root: str = "."  # videos are relative to it; paths escaping it are rejected
+    max_examples: int | None = None  # the first N (after ordering), for smoke runs
+    curriculum: Curriculum = field(default_factory=Curriculum)
+
+
+@dataclass
+class OptimSettings:
+    """The TRL/transformers training arguments every run sets; anything else goes in ``trl``."""
+
+    output_dir: str = "runs/sft"
+    learning_rate: float = 1e-5
+    num_train_epochs: float = 1.0
+    max_steps: int = -1  # > 0 overrides epochs
+    per_device_train_batch_size: int = 1
+    gradient_accumulation_steps: int = 8
+    warmup_steps: float = 0.03  # a fraction of the steps when < 1
+    lr_scheduler_type: str = "cosine"
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    logging_steps: int = 10
+    save_steps: int = 200
+    save_total_limit: int | None = 3
+    seed: int = 0
+    gradient_checkpointing: bool = True
+    report_to: list[str] = field(default_factory=lambda: ["none"])  # e.g. [wandb], [tensorboard]
+
+
+@dataclass
+class SFTJob:
+    model: ModelSettings = field(default_factory=ModelSettings)
+    data: DataSettings = field(default_factory=DataSettings)
+    train: OptimSettings = field(default_factory=OptimSettings)
+    resume: bool = True  # continue from the last checkpoint in train.output_dir
+    trl: dict[str, Any] = field(default_factory=dict)  # extra trl.SFTConfig arguments
+
+
+@dataclass
+class AgentSettings:
+    """The episode every rollout runs: the same settings as ``deepsport ask``."""
+
+    initial_frames: int = 8
+    sampling: Sampling = "uniform"
+    budget: Budget = field(default_factory=Budget)
+    tools: list[str] | None = None  # None: every registered tool
+    max_pixels: int | None = None
+
+    def agent_config(self) -> AgentConfig:
+        return AgentConfig(
+            initial_frames=self.initial_frames,
+            sampling=self.sampling,
+            budget=self.budget,
+            tools=self.tools,
+            max_pixels=self.max_pixels,
+        )
+
+
+@dataclass
+class JudgeSettings:
+    model: str | None = None  # None: open-text answers only score on an exact match
+    base_url: str = "http://127.0.0.1:8000/v1"
+    api_key_env: str = "OPENAI_API_KEY"
+    cache: str | None = None  # None: <output_dir>/judge_cache.sqlite
+
+
+@dataclass
+class RewardSettings:
+    """total = g_fmt·(acc + r_tool) − format_penalty·(1 − g_fmt); see rl/rewards.py."""
+
+    gate: Literal["accuracy", "need"] = "accuracy"
+    tool_bonus: float = 0.5  # r_tool = tool_bonus·acc when a tool was used and acc ≥ threshold
+    tool_floor: float = 0.03  # r_tool when a tool was used and acc < threshold
+    threshold: float = 0.5
+    direct_bonus: float = 0.5  # "need" gate: r_tool = direct_bonus·acc for a right answer without tools
+    format_penalty: float = 0.05
+    judge: JudgeSettings = field(default_factory=JudgeSettings)
+
+
+@dataclass
+class VLLMSettings:
+    mode: Literal["off", "colocate", "server"] = "off"  # off: transformers generate (CPU, tests)
+    server_base_url: str | None = None  # server mode: `trl vllm-serve --model ...` address
+    gpu_memory_utilization: float = 0.3  # colocate mode
+    tensor_parallel_size: int = 1  # colocate mode
+
+
+@dataclass
+class GRPOSettings(OptimSettings):
+    output_dir: str = "runs/grpo"
+    learning_rate: float = 1e-6
+    gradient_accumulation_steps: int = 1
+    num_generations: int = 8
+    max_completion_length: int = 4096  # counts tool responses, frames included
+    temperature: float = 1.0
+    beta: float = 0.0  # KL coefficient
+    loss_type: str = "dapo"
+    log_completions: bool = False
+
+
+@dataclass
+class NeedToolSettings:
+    """The no-tool pass behind the "need" gate: answer from the initial frames alone."""
+
+    model: str | None = None  # None: the policy being trained
+    samples: int = 1  # answers per question (temperature 1 when > 1); needs_tool = mean accuracy < threshold
+    max_new_tokens: int = 256
+
+
+@dataclass
+class GRPOJob:
+    model: ModelSettings = field(default_factory=ModelSettings)
+    data: DataSettings = field(default_factory=lambda: DataSettings(path="data/distill/rl"))
+    agent: AgentSettings = field(default_factory=AgentSettings)
+    reward: RewardSettings = field(default_factory=RewardSettings)
+    need_tool: NeedToolSettings = field(default_factory=NeedToolSettings)
+    vllm: VLLMSettings = field(default_factory=VLLMSettings)
+    train: GRPOSettings = field(default_factory=GRPOSettings)
+    resume: bool = True
+    trl: dict[str, Any] = field(default_factory=dict)  # extra trl.GRPOConfig arguments
+
+
+def write_resolved(config: SFTJob | GRPOJob, output_dir: str | Path) -> Path:
+    """Write the config a run actually used to ``<output_dir>/config.yaml`` (next to its checkpoints)."""
+    path = Path(output_dir) / "config.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(to_dict(config), sort_keys=False), encoding="utf-8")
+    return path

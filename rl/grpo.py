@@ -1,0 +1,168 @@
+"""GRPO with TRL's GRPOTrainer: rollouts are ``deepsport ask`` episodes run by ``rl.env``, scored by ``rl.rewards``.
+
+Tool responses (text and frames) are masked from the loss by TRL's tool mask. Logged every step, next to TRL's
+own metrics: ``reward/accuracy|format|tool|total`` and ``rollout/tool_call_rate|frames|turns`` (tool use
+collapsing to zero shows here first).
+
+    python -m rl.grpo --config configs/grpo.yaml [key=value ...]
+    accelerate launch --config_file configs/accelerate/zero3.yaml -m rl.grpo --config configs/grpo.yaml
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from deepsport.judge import Judge
+from deepsport.schemas import QAItem
+from rl.config import GRPOJob, write_resolved
+from rl.data import DataError, load_split
+from rl.env import assistant_turns, environment_factory, rollout_trajectory, tool_schemas
+from rl.models import load_model, load_processor, resume_checkpoint, save_final
+from rl.rewards import reward
+
+COLUMNS = ("id", "video", "qa")
+
+
+class RolloutReward:
+    """TRL reward function: rebuilds each rollout's Trajectory and returns its total reward, logging every part."""
+
+    __name__ = "deepsport"
+
+    def __init__(self, tokenizer, config: GRPOJob, judge: Judge | None = None) -> None:
+        self.tokenizer = tokenizer
+        self.settings = config.reward
+        self.model_name = config.model.name_or_path
+        self.judge = judge
+
+    def __call__(
+        self,
+        completion_ids: list[list[int]],
+        environments: list,
+        qa: list[str],
+        log_metric=None,
+        log_extra=None,
+        needs_tool: list[bool] | None = None,
+        **_: Any,
+    ) -> list[float]:
+        texts = self.tokenizer.batch_decode(completion_ids, skip_special_tokens=False)
+        trajectories = [
+            rollout_trajectory(env, assistant_turns(text), self.model_name)
+            for env, text in zip(environments, texts, strict=True)
+        ]
+        items = [QAItem.model_validate_json(text) for text in qa]
+        needs = needs_tool or [None] * len(items)
+        parts = [
+            reward(trajectory, item, self.settings, need, self.judge)
+            for trajectory, item, need in zip(trajectories, items, needs, strict=True)
+        ]
+        if log_metric is not None:
+            for name in ("accuracy", "format", "tool", "total"):
+                log_metric(f"reward/{name}", statistics.fmean(p.components()[name] for p in parts))
+            log_metric("rollout/tool_call_rate", statistics.fmean(p.tool_used for p in parts))
+            log_metric("rollout/frames", statistics.fmean(t.frames_used for t in trajectories))
+            log_metric("rollout/turns", statistics.fmean(len(t.turns) for t in trajectories))
+        if log_extra is not None:
+            log_extra("answer", [t.answer for t in trajectories])
+            log_extra("accuracy", [p.accuracy for p in parts])
+            log_extra("format_errors", ["; ".join(p.format_errors) for p in parts])
+        return [p.total for p in parts]
+
+
+def make_trainer_class():
+    from trl import GRPOTrainer
+
+    class DeepSportGRPOTrainer(GRPOTrainer):
+        """GRPOTrainer whose prompts list the tools with the registry's own JSON schemas.
+
+        TRL derives tool schemas from the environment methods' signatures; the agent shows the model
+        ``Tool.schema()`` (bounds, required fields). Rendering those keeps rollout prompts token-identical to
+        ``deepsport ask``. Tools still run through the environment methods.
+        """
+
+        def __init__(self, *args, tool_schemas: list[dict[str, Any]], **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            if not hasattr(self, "_env_tools"):
+                raise RuntimeError("this TRL version has no GRPOTrainer._env_tools; rl/grpo.py supports trl 1.16")
+            self._env_tools = {name: list(tool_schemas) for name in self._env_tools}
+
+    return DeepSportGRPOTrainer
+
+
+def rl_dataset(config: GRPOJob):
+    """The RL prompts: the dataset rows plus a ``prompt`` column (system prompt; the question comes from reset)."""
+    dataset = load_split(config.data, COLUMNS)
+    items = [QAItem.model_validate_json(text) for text in dataset["qa"]]
+    if any(item.answer_type == "text" for item in items) and config.reward.judge.model is None:
+        raise DataError("the dataset has open-text questions: set reward.judge.model (an LLM judge) to score them")
+    if config.reward.gate == "need" and "needs_tool" not in dataset.column_names:
+        from rl.need import needs_tool_column
+
+        dataset = dataset.add_column("needs_tool", needs_tool_column(dataset, config))
+    system = config.agent.agent_config().system_prompt
+    prompt = [{"role": "system", "content": system}, {"role": "user", "content": ""}]
+    return dataset.map(lambda _: {"prompt": prompt})
+
+
+def grpo_args(config: GRPOJob):
+    from trl import GRPOConfig
+
+    vllm = config.vllm
+    vllm_args = {}
+    if vllm.mode != "off":
+        vllm_args = {
+            "use_vllm": True,
+            "vllm_mode": vllm.mode,
+            "vllm_server_base_url": vllm.server_base_url,
+            "vllm_gpu_memory_utilization": vllm.gpu_memory_utilization,
+            "vllm_tensor_parallel_size": vllm.tensor_parallel_size,
+        }
+    return GRPOConfig(
+        **asdict(config.train),
+        max_tool_calling_iterations=config.agent.budget.max_turns - 1,
+        remove_unused_columns=False,  # reset() and the reward read qa, video and needs_tool
+        bf16=config.model.dtype == "bfloat16",
+        fp16=config.model.dtype == "float16",
+        **vllm_args,
+        **config.trl,
+    )
+
+
+def build_trainer(config: GRPOJob):
+    judge = None
+    if config.reward.judge.model is not None:
+        settings = config.reward.judge
+        cache = settings.cache or str(Path(config.train.output_dir) / "judge_cache.sqlite")
+        judge = Judge(settings.model, settings.base_url, settings.api_key_env, cache_path=cache)
+    processor = load_processor(config.model.name_or_path)
+    return make_trainer_class()(
+        model=load_model(config.model),
+        reward_funcs=[RolloutReward(processor.tokenizer, config, judge)],
+        args=grpo_args(config),
+        train_dataset=rl_dataset(config),
+        processing_class=processor,
+        environment_factory=environment_factory(config.agent, config.data.video_root),
+        tool_schemas=tool_schemas(config.agent),
+    )
+
+
+def run(config: GRPOJob) -> Path:
+    """Train (resuming from the last checkpoint), save the final model to ``<output_dir>/final``; return it."""
+    output_dir = Path(config.train.output_dir)
+    write_resolved(config, output_dir)
+    trainer = build_trainer(config)
+    trainer.train(resume_from_checkpoint=resume_checkpoint(output_dir, config.resume))
+    return save_final(trainer.model, trainer.processing_class, output_dir / "final")
+
+
+def main(argv: list[str] | None = None) -> None:
+    from rl.cli import run_job
+
+    run_job("rl", argv if argv is not None else sys.argv[1:])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""Loading the policy for training: processor with a tool-capable template, model, LoRA, checkpoints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForImageTextToText, AutoProcessor, PreTrainedModel, ProcessorMixin
+from transformers.trainer_utils import get_last_checkpoint
+
+from deepsport.prompts import chat_template
+from rl.config import ModelSettings
+
+VISION_PREFIXES = ("visual", "model.visual")
+
+
+def load_processor(name_or_path: str) -> ProcessorMixin:
+    """The processor, with the tool template and response parser a Qwen2.5-VL checkpoint lacks.
+
+    Qwen2.5-VL's own template cannot render tool responses: it gets the one ``deepsport ask`` installs, and its
+    tokenizer gets TRL's Qwen3 response parser (the two templates write tool calls the same way).
+    """
+    processor = AutoProcessor.from_pretrained(name_or_path)
+    if "tool_response" not in (processor.chat_template or ""):
+        from trl.chat_template_utils import qwen3_template
+
+        processor.chat_template = chat_template("qwen2_5_vl_tools")
+        processor.tokenizer.response_template = qwen3_template
+    return processor
+
+
+def load_model(settings: ModelSettings) -> PreTrainedModel:
+    """The model in the configured dtype, LoRA-wrapped or with a frozen vision tower as configured."""
+    model = AutoModelForImageTextToText.from_pretrained(
+        settings.name_or_path,
+        dtype=getattr(torch, settings.dtype),
+        attn_implementation=settings.attn_implementation,
+    )
+    if settings.lora.enabled:
+        from peft import LoraConfig, get_peft_model
+
+        lora = settings.lora
+        config = LoraConfig(
+            r=lora.r,
+            lora_alpha=lora.alpha,
+            lora_dropout=lora.dropout,
+            target_modules=lora.target_modules,
+            exclude_modules=r".*visual.*",
+            task_type="CAUSAL_LM",
+        )
+        return get_peft_model(model, config)
+    if settings.freeze_vision:
+        for name, parameter in model.named_parameters():
+            if name.startswith(VISION_PREFIXES):
+                parameter.requires_grad_(False)
+    return model
+
+
+def resume_checkpoint(output_dir: str | Path, resume: bool) -> str | None:
+    """The last ``checkpoint-N`` in ``output_dir`` when resuming, else None."""
+    path = Path(output_dir)
+    return get_last_checkpoint(str(path)) if resume and path.is_dir() else None
+
+
+def save_final(model: PreTrainedModel, processor: ProcessorMixin, out: str | Path) -> Path:
+    """Save a checkpoint ``deepsport ask --model`` loads: LoRA adapters merged into the weights."""
+    out = Path(out)
+    if hasattr(model, "merge_and_unload"):
+        model = model.merge_and_unload()
+    model.save_pretrained(out)
+    processor.save_pretrained(out)
+    return out

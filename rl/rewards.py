@@ -1,0 +1,97 @@
+"""Rewards: pure functions of (trajectory, reference QAItem) returning named components.
+
+- accuracy in [0, 1]: ``deepsport.judge.grade`` (exact for choices, numbers with tolerance, temporal IoU or
+  tolerance for times; the LLM judge, cached, for open text);
+- format gate g_fmt in {0, 1}: the run ends with an ``<answer>``, every tag is closed, every turn before the last
+  calls a tool, and every call is valid (parsable, known tool, valid arguments, not a window already seen);
+- tool reward r_tool, by gate:
+  "accuracy" (DeepSport's): tool_bonus·acc if a tool was used and acc ≥ threshold, tool_floor if a tool was used
+  and acc < threshold, 0 without tools;
+  "need": the same on questions the initial frames cannot answer (``needs_tool``), 0 for tool use on the others,
+  which instead earn direct_bonus·acc for a right answer (acc ≥ threshold) given without tools;
+- total = g_fmt·(acc + r_tool) − format_penalty·(1 − g_fmt).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from deepsport.judge import Judge, grade
+from deepsport.parsing import parse_turn
+from deepsport.schemas import QAItem, Trajectory
+from rl.config import RewardSettings
+
+TAGS = ("think", "tool_call", "answer")
+
+
+@dataclass(frozen=True)
+class RewardBreakdown:
+    accuracy: float
+    format: float  # g_fmt
+    tool: float  # r_tool
+    total: float
+    tool_used: bool
+    format_errors: tuple[str, ...] = ()
+
+    def components(self) -> dict[str, float]:
+        return {"accuracy": self.accuracy, "format": self.format, "tool": self.tool, "total": self.total}
+
+
+def format_errors(trajectory: Trajectory) -> list[str]:
+    """Why a trajectory is not well formed ([] when it is)."""
+    turns = trajectory.turns
+    if not turns:
+        return ["no model turn"]
+    errors = []
+    for turn in turns:
+        last = turn.index == turns[-1].index
+        errors += [f"turn {turn.index}: {error}" for error in turn.parse_errors]
+        for tag in TAGS:
+            opened, closed = turn.text.count(f"<{tag}>"), turn.text.count(f"</{tag}>")
+            if opened != closed or (tag != "tool_call" and opened > 1):
+                errors.append(f"turn {turn.index}: {opened} <{tag}> and {closed} </{tag}>")
+        parsed = parse_turn(turn.text)
+        if not last and parsed.answer is not None:
+            errors.append(f"turn {turn.index}: an answer before the last turn")
+        if not last and not parsed.tool_calls:
+            errors.append(f"turn {turn.index}: neither a tool call nor the final answer")
+    if trajectory.stop_reason != "answer":
+        errors.append(f"no <answer> (stop reason: {trajectory.stop_reason})")
+    errors += [
+        f"call {i} ({call.name}) failed: {call.result}" for i, call in enumerate(trajectory.tool_calls) if not call.ok
+    ]
+    return errors
+
+
+def accuracy(trajectory: Trajectory, item: QAItem, judge: Judge | None = None) -> float:
+    """The answer's score; an open-text answer no rule decides goes to ``judge`` (JudgeError without one)."""
+    return grade(item, trajectory.answer, judge).value
+
+
+def tool_reward(used: bool, acc: float, settings: RewardSettings, needs_tool: bool | None = None) -> float:
+    """r_tool for the configured gate; the "need" gate requires ``needs_tool``."""
+    if settings.gate == "need":
+        if needs_tool is None:
+            raise ValueError('the "need" gate needs a needs_tool value per question (the no-tool pass)')
+        if not needs_tool:
+            return settings.direct_bonus * acc if not used and acc >= settings.threshold else 0.0
+    if not used:
+        return 0.0
+    return settings.tool_bonus * acc if acc >= settings.threshold else settings.tool_floor
+
+
+def reward(
+    trajectory: Trajectory,
+    item: QAItem,
+    settings: RewardSettings,
+    needs_tool: bool | None = None,
+    judge: Judge | None = None,
+) -> RewardBreakdown:
+    """Every component of the reward of one trajectory."""
+    errors = format_errors(trajectory)
+    acc = accuracy(trajectory, item, judge)
+    used = bool(trajectory.tool_calls)
+    r_tool = tool_reward(used, acc, settings, needs_tool)
+    g_fmt = 0.0 if errors else 1.0
+    total = g_fmt * (acc + r_tool) - settings.format_penalty * (1.0 - g_fmt)
+    return RewardBreakdown(acc, g_fmt, r_tool, total, used, tuple(errors))

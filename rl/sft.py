@@ -1,0 +1,79 @@
+"""Supervised fine-tuning on tool-using trajectories with TRL's SFTTrainer.
+
+Each example is a whole multi-turn trajectory, its frames read back from the video, rendered by the model's chat
+template. The loss covers the assistant's tokens only (thoughts, tool calls, answers and each turn's end token);
+the prompt, tool responses and every image token are masked (``deepsport.dev.memorize.assistant_labels``).
+
+    python -m rl.sft --config configs/sft.yaml [key=value ...]
+    accelerate launch --config_file configs/accelerate/zero3.yaml -m rl.sft --config configs/sft.yaml
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from transformers import BatchFeature, ProcessorMixin
+
+from deepsport.dev.memorize import training_batch
+from rl.config import SFTJob, write_resolved
+from rl.data import load_split, sft_transform
+from rl.models import load_model, load_processor, resume_checkpoint, save_final
+
+COLUMNS = ("video", "trajectory")
+
+
+class AssistantOnlyCollator:
+    """Batches rows of ``{"messages": [...]}`` into model inputs with assistant-only labels."""
+
+    def __init__(self, processor: ProcessorMixin) -> None:
+        self.processor = processor
+
+    def __call__(self, examples: list[dict[str, Any]]) -> BatchFeature:
+        return training_batch(self.processor, [example["messages"] for example in examples])
+
+
+def build_trainer(config: SFTJob):
+    """An SFTTrainer over the configured dataset; the data is ordered by the curriculum when one is set."""
+    from trl import SFTConfig, SFTTrainer
+
+    dataset = load_split(config.data, COLUMNS).with_transform(sft_transform(config.data.video_root))
+    processor = load_processor(config.model.name_or_path)
+    train = asdict(config.train)
+    args = SFTConfig(
+        **train,
+        remove_unused_columns=False,  # the transform reads `trajectory` and `video`
+        dataset_kwargs={"skip_prepare_dataset": True},  # the collator renders and tokenizes
+        train_sampling_strategy="sequential" if config.data.curriculum.enabled else "random",
+        bf16=config.model.dtype == "bfloat16",
+        fp16=config.model.dtype == "float16",
+        **config.trl,
+    )
+    return SFTTrainer(
+        model=load_model(config.model),
+        args=args,
+        train_dataset=dataset,
+        processing_class=processor,
+        data_collator=AssistantOnlyCollator(processor),
+    )
+
+
+def run(config: SFTJob) -> Path:
+    """Train (resuming from the last checkpoint), save the final model to ``<output_dir>/final``; return it."""
+    output_dir = Path(config.train.output_dir)
+    write_resolved(config, output_dir)
+    trainer = build_trainer(config)
+    trainer.train(resume_from_checkpoint=resume_checkpoint(output_dir, config.resume))
+    return save_final(trainer.model, trainer.processing_class, output_dir / "final")
+
+
+def main(argv: list[str] | None = None) -> None:
+    from rl.cli import run_job
+
+    run_job("sft", argv if argv is not None else sys.argv[1:])
+
+
+if __name__ == "__main__":
+    main()
