@@ -85,7 +85,7 @@ def export(
         features = Features({c: Value("string") for c in columns})
         DatasetDict(
             {s: Dataset.from_dict({c: [r[c] for r in rows[s]] for c in columns}, features=features) for s in rows}
-        ).save_to_disk(str(staging / name))
+        ).save_to_disk(str(staging / name), num_shards={s: 1 for s in rows})  # an empty split needs its one shard
     (staging / "test.jsonl").write_text("".join(i.model_dump_json() + "\n" for i in test), encoding="utf-8")
     summary = _summary(counts, verdicts, splits)
     (staging / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")

@@ -31,9 +31,6 @@ def check_job(
             return _check(item, 0.0, "none", [("no trajectory", detail)])
         trajectory = Trajectory.model_validate(record["trajectory"])
         problems = [("format", p) for p in format_problems(trajectory)]
-        if not overlaps_evidence(trajectory, item.evidence):
-            span = f"{item.evidence.start:g}-{item.evidence.end:g} s"
-            problems.append(("not grounded", f"no tool window overlaps the evidence {span}"))
         try:
             score = grade(item, trajectory.answer, judge)
         except JudgeError as err:
@@ -44,7 +41,10 @@ def check_job(
             return _check(item, 0.0, "none", [*problems, ("bad reference", str(err))])
         if score.value < min_score:
             detail = f"answered {trajectory.answer!r}, reference {item.answer!r} ({score.method} {score.value:.2f})"
-            problems.insert(0, ("wrong answer", detail))
+            problems.append(("wrong answer", detail))
+        if not overlaps_evidence(trajectory, item.evidence):
+            span = f"{item.evidence.start:g}-{item.evidence.end:g} s"
+            problems.append(("not grounded", f"no tool window overlaps the evidence {span}"))
         return _check(item, score.value, score.method, problems)
 
     return run

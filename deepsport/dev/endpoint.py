@@ -1,0 +1,101 @@
+"""A real OpenAI-compatible HTTP server on 127.0.0.1 whose replies a test or benchmark scripts.
+
+``LocalEndpoint(reply)`` serves ``POST /v1/chat/completions``: ``reply(body, n)`` gets the parsed request
+and its 0-based arrival number and returns a ``Reply`` (status, payload, optional delay before answering);
+``completion(text)`` builds a well-formed chat completion. ``latency`` and ``slots`` model a real server:
+at most ``slots`` requests are served at once, each taking ``latency`` seconds, so the most it can do is
+``slots / latency`` requests per second.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    payload: dict[str, Any] | bytes = b""  # bytes are sent as they are (e.g. a malformed body)
+    delay: float = 0.0  # seconds to wait before answering (past the client's timeout to simulate one)
+
+
+def completion(text: str, prompt_tokens: int = 10, completion_tokens: int = 5) -> dict[str, Any]:
+    """A chat completion whose message is `text`."""
+    return {
+        "id": "chatcmpl-local",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "local",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    }
+
+
+class LocalEndpoint:
+    def __init__(self, reply: Callable[[dict[str, Any], int], Reply], latency: float = 0.0, slots: int = 0) -> None:
+        self.requests = 0
+        self.served = 0  # answered with status 200
+        counter = itertools.count()
+        lock = threading.Lock()
+        gate = threading.BoundedSemaphore(slots) if slots > 0 else None
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as real servers do
+
+            def do_POST(self) -> None:  # noqa: N802
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with lock:
+                    number = next(counter)
+                    outer.requests += 1
+                answer = reply(body, number)
+                with gate or contextlib.nullcontext():
+                    time.sleep(latency + answer.delay)
+                payload = answer.payload
+                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+                try:
+                    self.send_response(answer.status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.send_header("retry-after-ms", "10")  # keeps the client's backoff short
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout)
+                    return
+                if answer.status == 200:
+                    with lock:
+                        outer.served += 1
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = _Server(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def __enter__(self) -> LocalEndpoint:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
