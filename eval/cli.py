@@ -295,7 +295,7 @@ def _write_reports(out: Path, video_root: Path, thumbnail_items: int) -> None:
     from eval.report import percent, summarize, write_summary
     from eval.runner import CONFIG, load_results
 
-    rows = list(load_results(out).values())
+    rows = sorted(load_results(out).values(), key=lambda row: row["id"])
     summary = summarize(rows, json.loads((out / CONFIG).read_text()))
     write_summary(out, summary)
     with base.err_console.status("Writing the HTML report…"):

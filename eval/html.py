@@ -59,7 +59,7 @@ def render_html(summary: dict[str, Any], rows: list[Row], video_root: Path | Non
         "</div><h2>Items</h2><section id='items'>",
     ]
     for n, row in enumerate(rows):
-        parts.append(_item(row, video_root if n < thumbnail_items else None))
+        parts.append(_item(row, video_root if n < thumbnail_items else None, opened=n == 0))
     parts.append("</section></body></html>")
     return "\n".join(parts)
 
@@ -100,15 +100,15 @@ def _bars(groups: dict[str, dict[str, Any]], width: int = 420, height: int = 220
     """A vertical bar per group: its accuracy in percent."""
     names = list(groups)
     slot = (width - 40) / max(1, len(names))
-    plot = height - 40
-    items = [f"<line x1='30' y1='{plot + 10}' x2='{width}' y2='{plot + 10}' stroke='#999'/>"]
+    plot = height - 55  # the tallest bar, leaving room for its label above and the names below
+    items = [f"<line x1='30' y1='{plot + 25}' x2='{width}' y2='{plot + 25}' stroke='#999'/>"]
     for i, name in enumerate(names):
         accuracy = groups[name]["accuracy"] or 0.0
         x, bar = 34 + i * slot, plot * accuracy
         items.append(
-            f"<rect x='{x:.1f}' y='{plot + 10 - bar:.1f}' width='{slot * 0.7:.1f}' height='{bar:.1f}' fill='#3a6fb0'>"
+            f"<rect x='{x:.1f}' y='{plot + 25 - bar:.1f}' width='{slot * 0.7:.1f}' height='{bar:.1f}' fill='#3a6fb0'>"
             f"<title>{escape(name)}: {percent(groups[name]['accuracy'])}</title></rect>"
-            f"<text x='{x + slot * 0.35:.1f}' y='{plot + 4 - bar:.1f}' font-size='11' text-anchor='middle'>"
+            f"<text x='{x + slot * 0.35:.1f}' y='{plot + 19 - bar:.1f}' font-size='11' text-anchor='middle'>"
             f"{percent(groups[name]['accuracy'])}</text>"
             f"<text x='{x + slot * 0.35:.1f}' y='{height - 12}' font-size='11' text-anchor='middle'>"
             f"{escape(name)}</text>"
@@ -123,16 +123,17 @@ def _histogram(values: list[int], width: int = 420, height: int = 220) -> str:
         return _svg(width, height, ["<text x='20' y='40'>no answered items</text>"])
     low, high = min(counts), max(counts)
     bins = list(range(low, high + 1))
-    slot, plot, top = (width - 40) / len(bins), height - 40, max(counts.values())
-    items = [f"<line x1='30' y1='{plot + 10}' x2='{width}' y2='{plot + 10}' stroke='#999'/>"]
+    slot, plot, top = (width - 40) / len(bins), height - 55, max(counts.values())
+    items = [f"<line x1='30' y1='{plot + 25}' x2='{width}' y2='{plot + 25}' stroke='#999'/>"]
     for i, frames in enumerate(bins):
         bar = plot * counts[frames] / top
         x = 34 + i * slot
         items.append(
-            f"<rect x='{x:.1f}' y='{plot + 10 - bar:.1f}' width='{max(1.0, slot * 0.85):.1f}' height='{bar:.1f}' "
+            f"<rect x='{x:.1f}' y='{plot + 25 - bar:.1f}' width='{max(1.0, slot * 0.85):.1f}' height='{bar:.1f}' "
             f"fill='#e07b00'><title>{frames} frames: {counts[frames]} questions</title></rect>"
         )
-    for frames in sorted({low, high, *(b for b in bins if b % 8 == 0)}):
+    labelled = bins if len(bins) <= 16 else sorted({low, high, *(b for b in bins if b % 8 == 0)})
+    for frames in labelled:
         x = 34 + (frames - low + 0.4) * slot
         items.append(f"<text x='{x:.1f}' y='{height - 12}' font-size='11' text-anchor='middle'>{frames}</text>")
     return _svg(width, height, items)
@@ -146,7 +147,7 @@ def _svg(width: int, height: int, items: list[str]) -> str:
     )
 
 
-def _item(row: Row, video_root: Path | None) -> str:
+def _item(row: Row, video_root: Path | None, opened: bool = False) -> str:
     item, score = row["item"], row.get("score")
     badge = "none" if score is None else "right" if score >= 1 else "wrong" if score <= 0 else "partial"
     label = "error" if row["status"] == "error" else "–" if score is None else f"{score:.2f}"
@@ -167,7 +168,8 @@ def _item(row: Row, video_root: Path | None) -> str:
     facts.append("</p>")
     trajectory = row.get("trajectory")
     body = [_timeline(row, trajectory, video_root), _turns(trajectory)] if trajectory else []
-    return f"<details class='item' id='item-{escape(row['id'])}'>{head}{''.join(facts)}{''.join(body)}</details>"
+    state = " open" if opened else ""
+    return f"<details class='item' id='item-{escape(row['id'])}'{state}>{head}{''.join(facts)}{''.join(body)}</details>"
 
 
 def _timeline(row: Row, trajectory: dict[str, Any], video_root: Path | None) -> str:

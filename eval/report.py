@@ -46,6 +46,7 @@ def summarize(rows: list[Row], config: dict[str, Any] | None = None) -> dict[str
         },
         "score_methods": dict(Counter(str(r.get("score_method")) for r in ok)),
         "errors": {r["id"]: r["error"] for r in rows if r["status"] == "error"},
+        "unscored": {r["id"]: r.get("judge_error") for r in ok if r.get("score") is None},
     }
 
 
@@ -71,6 +72,9 @@ def to_markdown(summary: dict[str, Any]) -> str:
             lines.append(
                 f"| {name} | {stats['items']} | {stats['scored']} | {percent(stats['accuracy'])} | {stats['errors']} |"
             )
+    if summary["unscored"]:
+        lines += ["", "## Unscored (score them with `deepsport eval score RUN_DIR --judge-model ...`)", ""]
+        lines += [f"- `{item_id}`: {message}" for item_id, message in summary["unscored"].items()]
     if summary["errors"]:
         lines += ["", "## Errors (retried when the run is resumed)", ""]
         lines += [f"- `{item_id}`: {message}" for item_id, message in summary["errors"].items()]

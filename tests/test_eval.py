@@ -10,9 +10,11 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 from eval_bench import AGENT_SCORES, BASELINE_SCORES, ITEMS, build_benchmark, scripted_model
 from eval_servers import serving
+from PIL import Image
 from typer.testing import CliRunner
 
 from deepsport.cli import app
@@ -213,6 +215,7 @@ def test_score_command_judges_pending_rows_from_the_cache(bench, url, tmp_path):
     assert rows["n4"]["score"] is None and rows["n4"]["score_method"] == "needs_judge"
     report = json.loads((out / "report.json").read_text())
     assert report["overall"]["unscored"] == 2 and report["overall"]["scored"] == 5
+    assert "- `n4`: no judge was given (--judge-model)" in (out / "report.md").read_text()
     with serving(scripted_model()) as judge_url:  # a fresh judge: count what it is asked
         score = ["eval", "score", str(out), "--judge-model", "scripted", "--judge-base-url", judge_url]
         result = CliRunner().invoke(app, score)
@@ -226,3 +229,43 @@ def test_score_command_judges_pending_rows_from_the_cache(bench, url, tmp_path):
         app, ["eval", "score", str(out), "--judge-model", "scripted", "--judge-base-url", down_url]
     )
     assert result.exit_code == 0 and scores(out) == AGENT_SCORES
+
+
+CHROMIUM = shutil.which("chromium")
+
+
+def chromium(tmp_path, *args):
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"]
+    flags += ["--disable-background-networking", "--disable-component-update", "--disable-sync"]
+    cmd = [CHROMIUM, *flags, f"--user-data-dir={tmp_path / 'chromium'}", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
+def test_html_report_renders_in_chromium(agent_run, tmp_path):
+    page = (agent_run / "report.html").as_uri()
+    dom = chromium(tmp_path, "--dump-dom", page).stdout
+    assert '<table id="summary">' in dom and "<td>recognition</td><td>3</td><td>2</td><td>50.0%</td>" in dom
+    assert dom.count("<svg") == 2 and '<figure id="frames-histogram">' in dom
+    rows = load_results(agent_run)
+    shown = sum(len(set(row["trajectory"]["frame_times"])) for row in rows.values() if row["status"] == "ok")
+    # 8 frames per item; n1 and n6 looked closer (n1 saw one frame twice)
+    assert dom.count('<img src="data:image/jpeg;base64,') == shown == 11 + 10 + 5 * 8
+    assert '→ choose_frames({"start": 1.0, "end": 3.0, "num_frames": 4})' in dom
+    assert "It is 7." in dom and "Answer: 7" in dom
+    png = tmp_path / "page.png"
+    chromium(tmp_path, f"--screenshot={png}", "--window-size=1200,1400", page)
+    pixels = np.asarray(Image.open(png).convert("RGB")).reshape(-1, 3)
+    colours = {tuple(c) for c in pixels[::7].tolist()}
+    assert (58, 111, 176) in colours  # the accuracy bars
+    assert (224, 123, 0) in colours  # the histogram, and the tool frames' borders in the open first item
+    assert (128, 128, 128) in colours  # a synthetic frame's grey background: thumbnails decoded and drawn
+
+
+def test_report_caps_thumbnails(agent_run, tmp_path):
+    run = shutil.copytree(agent_run, tmp_path / "run")
+    result = CliRunner().invoke(app, ["eval", "report", str(run), "--thumbnail-items", "1"])
+    assert result.exit_code == 0, result.output
+    page = (run / "report.html").read_text()
+    assert page.count("<img src='data:image/jpeg") == len(set(load_results(run)["n1"]["trajectory"]["frame_times"]))
+    assert page.count("class='tick'") > 0 and "<details class='item' id='item-n1' open>" in page
