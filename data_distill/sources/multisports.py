@@ -57,7 +57,12 @@ def load(
         spans.sort(key=lambda s: (s[1].start, s[0]))
         sport_key = vid.split("/")[0].split("_")[0]
         sport = SPORTS.get(sport_key, sport_key)
-        meta = {"vid": vid, "split": split_of.get(vid), "fps": fps, "resolution": data.get("resolution", {}).get(vid)}
+        meta = {
+            "vid": vid,
+            "split": split_of.get(vid),
+            "fps": fps,
+            "resolution": _plain(data.get("resolution", {}).get(vid)),
+        }
         common: dict[str, Any] = dict(source=SOURCE, sport=sport, video=video_template.format(vid=vid))
         yield from _items(spans, labels, sport_key, common, meta)
 
@@ -107,6 +112,11 @@ def _items(
             metadata={**meta, "label": _action(label)},
             **common,
         )
+
+
+def _plain(value: Any) -> Any:
+    """A (height, width) tuple or array as a JSON-ready list."""
+    return None if value is None else [int(v) for v in value]
 
 
 def _action(label: str) -> str:
