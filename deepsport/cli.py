@@ -15,6 +15,7 @@ from typer.core import TyperGroup
 
 from data_distill.cli import app as distill_app
 from deepsport.backends import DEFAULT_MODEL
+from deepsport.pose.cli import pose as pose_command
 from eval.cli import app as eval_app
 
 
@@ -36,6 +37,7 @@ app.add_typer(dev_app, name="dev")
 app.add_typer(spot_app, name="spot")
 app.add_typer(distill_app, name="distill")
 app.add_typer(eval_app, name="eval")
+app.command("pose")(pose_command)
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)

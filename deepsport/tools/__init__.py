@@ -1,6 +1,6 @@
 """The agent's tool suite. Each tool is one module that registers itself on import."""
 
-from deepsport.tools import frames, spot  # noqa: F401  (register choose_frames and spot_actions)
+from deepsport.tools import frames, pose, spot  # noqa: F401  (register choose_frames, estimate_pose, spot_actions)
 from deepsport.tools.base import REGISTRY, Budget, Episode, Tool, Toolbox, ToolError, ToolResult, register
 
 __all__ = ["REGISTRY", "Budget", "Episode", "Tool", "ToolError", "ToolResult", "Toolbox", "register"]

@@ -103,6 +103,11 @@ class Tool(ABC):
             "function": {"name": cls.name, "description": cls.description, "parameters": cls.parameters},
         }
 
+    @classmethod
+    def missing(cls) -> str | None:
+        """Why this tool cannot run here (an optional dependency not installed), or None when it can."""
+        return None
+
     @abstractmethod
     def execute(self, **arguments: Any) -> ToolResult: ...
 
@@ -127,8 +132,13 @@ class Toolbox:
         unknown = [n for n in names or [] if n not in REGISTRY]
         if unknown:
             raise ValueError(f"unknown tool(s) {unknown}; available: {sorted(REGISTRY)}")
+        missing = [f"{n} cannot run: {REGISTRY[n].missing()}" for n in names or [] if REGISTRY[n].missing()]
+        if missing:
+            raise ValueError("; ".join(missing))
         self.episode = episode
-        self.tools = {n: REGISTRY[n](episode) for n in (names or list(REGISTRY))}
+        if not names:  # every registered tool that can run here
+            names = [n for n, tool in REGISTRY.items() if tool.missing() is None]
+        self.tools = {n: REGISTRY[n](episode) for n in names}
         self.validators = {n: jsonschema.Draft202012Validator(t.parameters) for n, t in self.tools.items()}
 
     def schemas(self) -> list[dict[str, Any]]:
