@@ -48,12 +48,17 @@ BASELINE_SCORES = {"n1": 0.0, "n2": 1.0, "n3": 0.5, "n4": 1.0, "n5": 1.0, "n6": 
 
 
 def build_benchmark(root: Path) -> Path:
-    """Write the videos and ``bench.jsonl`` under ``root``; returns the benchmark path."""
+    """Write the synthetic videos and ``bench.jsonl`` for ``ITEMS`` under ``root``; returns the benchmark path."""
     make_video(root / "number.mp4", duration=4.0, fps=10.0, size=(160, 120), show_number=(7, 1.0, 3.0))
     make_video(root / "color.mp4", duration=4.0, fps=10.0, size=(160, 120), colors=[(2.0, (0, 0, 255))])
     (root / "corrupt.mp4").write_text("not a video\n")
+    return write_benchmark(root / "bench.jsonl", ITEMS)
+
+
+def write_benchmark(path: Path, items: dict[str, tuple]) -> Path:
+    """One QAItem line per entry of an ``ITEMS``-like table."""
     lines = []
-    for item_id, (video, question, kind, answer, options, sport, dimension, *_) in ITEMS.items():
+    for item_id, (video, question, kind, answer, options, sport, dimension, *_) in items.items():
         item = QAItem(
             id=item_id,
             video=video,
@@ -65,25 +70,29 @@ def build_benchmark(root: Path) -> Path:
             dimension=dimension,
         )
         lines.append(item.model_dump_json())
-    path = root / "bench.jsonl"
     path.write_text("\n".join(lines) + "\n")
     return path
 
 
-def scripted_model(delay: float = 0.0, failing: set[str] | frozenset[str] = frozenset()) -> ScriptedModel:
-    """The model and judge for ``ITEMS``; the items in ``failing`` (which the caller may change) fail."""
-    questions = {fields[1]: item_id for item_id, fields in ITEMS.items()}
+def scripted_model(
+    delay: float = 0.0,
+    failing: set[str] | frozenset[str] = frozenset(),
+    items: dict[str, tuple] = ITEMS,
+    verdicts: dict[str, str] = VERDICTS,
+) -> ScriptedModel:
+    """The model and judge for ``items``; the items in ``failing`` (which the caller may change) fail."""
+    questions = {fields[1]: item_id for item_id, fields in items.items()}
 
     def reply(messages):
         system = text_of(messages[0])
         if system.startswith("You grade answers"):
-            return VERDICTS.get(text_of(messages[-1]).split("Candidate answer: ")[-1])
+            return verdicts.get(text_of(messages[-1]).split("Candidate answer: ")[-1])
         item_id = questions[text_of(messages[1]).split("Question: ")[-1]]
         if item_id in failing:
             return None
         if "# Tools" not in system:
-            return ITEMS[item_id][8]
+            return items[item_id][8]
         turn = sum(m["role"] == "assistant" for m in messages)
-        return ITEMS[item_id][7][turn]
+        return items[item_id][7][turn]
 
     return ScriptedModel(reply, delay=delay)

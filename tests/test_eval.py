@@ -269,3 +269,38 @@ def test_report_caps_thumbnails(agent_run, tmp_path):
     page = (run / "report.html").read_text()
     assert page.count("<img src='data:image/jpeg") == len(set(load_results(run)["n1"]["trajectory"]["frame_times"]))
     assert page.count("class='tick'") > 0 and "<details class='item' id='item-n1' open>" in page
+
+
+def test_datasets_folder_benchmark(bench, tmp_path):
+    datasets = pytest.importorskip("datasets")
+    lines = bench.read_text().splitlines()
+    qa = {"id": [json.loads(line)["id"] for line in lines], "qa": lines}
+    split = datasets.Dataset.from_dict(qa)
+    datasets.DatasetDict({"train": split.select(range(2)), "test": split}).save_to_disk(tmp_path / "dict")
+    loaded = load_benchmark(tmp_path / "dict", bench.parent)
+    assert [item.id for item in loaded.items] == list(ITEMS) and not loaded.problems
+    columns = [json.loads(line) for line in lines[:3]]
+    datasets.Dataset.from_list(columns).save_to_disk(tmp_path / "flat")
+    assert [item.id for item in load_benchmark(tmp_path / "flat", bench.parent).items] == ["n1", "n2", "n3"]
+    result = CliRunner().invoke(app, ["eval", "validate", str(tmp_path / "nothing")])
+    assert result.exit_code == 1 and "does not exist" in result.output
+
+
+def test_local_checkpoint_runs_in_process(bench, tiny_model_dir, tmp_path):
+    out = tmp_path / "tiny"
+    args = ["eval", "--benchmark", bench, "--model", tiny_model_dir("qwen3-vl"), "--device", "cpu", "--limit", "2"]
+    args += ["--max-turns", "1", "--max-new-tokens", "8", "--concurrency", "4", "--out", out]
+    result = CliRunner().invoke(app, [str(a) for a in args], env={"HF_HUB_OFFLINE": "1"})
+    assert result.exit_code == 0, result.output
+    rows = load_results(out)
+    assert sorted(rows) == ["n1", "n2"] and {row["status"] for row in rows.values()} == {"ok"}
+    assert {row["trajectory"]["backend"] for row in rows.values()} == {"transformers"}
+    assert all(row["score"] in (0.0, 1.0) for row in rows.values())  # the tiny model's noise, scored by rule
+
+
+def test_sports_and_dimensions_select_items(bench, url, tmp_path):
+    result = evaluate(bench, url, tmp_path / "sel", "--sports", "tennis,soccer", "--dimensions", "rules")
+    assert result.exit_code == 0, result.output
+    assert scores(tmp_path / "sel") == {"n3": 0.5, "n6": 1.0}
+    none = evaluate(bench, url, tmp_path / "none", "--sports", "curling")
+    assert none.exit_code == 1 and "no benchmark items match" in none.output

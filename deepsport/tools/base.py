@@ -136,7 +136,7 @@ class Toolbox:
         if missing:
             raise ValueError("; ".join(missing))
         self.episode = episode
-        if not names:  # every registered tool that can run here
+        if names is None:  # every registered tool that can run here ([] means none: the no-tools baseline)
             names = [n for n, tool in REGISTRY.items() if tool.missing() is None]
         self.tools = {n: REGISTRY[n](episode) for n in names}
         self.validators = {n: jsonschema.Draft202012Validator(t.parameters) for n, t in self.tools.items()}
