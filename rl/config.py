@@ -128,7 +128,7 @@ class RewardSettings:
 
 @dataclass
 class VLLMSettings:
-    mode: Literal["off", "colocate", "server"] = "off"  # off: transformers generate (CPU, tests)
+    mode: Literal["disabled", "colocate", "server"] = "disabled"  # disabled: transformers generate (CPU)
     server_base_url: str | None = None  # server mode: `trl vllm-serve --model ...` address
     gpu_memory_utilization: float = 0.3  # colocate mode
     tensor_parallel_size: int = 1  # colocate mode

@@ -112,7 +112,7 @@ def grpo_args(config: GRPOJob):
 
     vllm = config.vllm
     vllm_args = {}
-    if vllm.mode != "off":
+    if vllm.mode != "disabled":
         vllm_args = {
             "use_vllm": True,
             "vllm_mode": vllm.mode,
@@ -137,12 +137,13 @@ def build_trainer(config: GRPOJob):
         settings = config.reward.judge
         cache = settings.cache or str(Path(config.train.output_dir) / "judge_cache.sqlite")
         judge = Judge(settings.model, settings.base_url, settings.api_key_env, cache_path=cache)
+    dataset = rl_dataset(config)
     processor = load_processor(config.model.name_or_path)
     return make_trainer_class()(
         model=load_model(config.model),
         reward_funcs=[RolloutReward(processor.tokenizer, config, judge)],
         args=grpo_args(config),
-        train_dataset=rl_dataset(config),
+        train_dataset=dataset,
         processing_class=processor,
         environment_factory=environment_factory(config.agent, config.data.video_root),
         tool_schemas=tool_schemas(config.agent),

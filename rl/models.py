@@ -20,6 +20,9 @@ def load_processor(name_or_path: str) -> ProcessorMixin:
     Qwen2.5-VL's own template cannot render tool responses: it gets the one ``deepsport ask`` installs, and its
     tokenizer gets TRL's Qwen3 response parser (the two templates write tool calls the same way).
     """
+    looks_local = name_or_path.startswith((".", "/", "~")) or name_or_path.count("/") != 1
+    if looks_local and not Path(name_or_path).expanduser().exists():
+        raise OSError(f"model {name_or_path} not found: give a checkpoint directory or a hub id (org/name)")
     processor = AutoProcessor.from_pretrained(name_or_path)
     if "tool_response" not in (processor.chat_template or ""):
         from trl.chat_template_utils import qwen3_template
