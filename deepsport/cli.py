@@ -17,6 +17,7 @@ from data_distill.cli import app as distill_app
 from deepsport.backends import DEFAULT_MODEL
 from deepsport.pose.cli import pose as pose_command
 from eval.cli import app as eval_app
+from rl.cli import app as train_app
 
 
 class _SpotGroup(TyperGroup):
@@ -37,6 +38,7 @@ app.add_typer(dev_app, name="dev")
 app.add_typer(spot_app, name="spot")
 app.add_typer(distill_app, name="distill")
 app.add_typer(eval_app, name="eval")
+app.add_typer(train_app, name="train")
 app.command("pose")(pose_command)
 
 console = Console(highlight=False)
