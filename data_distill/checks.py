@@ -25,9 +25,13 @@ def format_problems(trajectory: Trajectory) -> list[str]:
     return problems
 
 
+WHOLE_VIDEO_SHARE = 0.8  # evidence covering this much of the video is seen in the initial frames already
+
+
 def overlaps_evidence(trajectory: Trajectory, evidence: Span | None) -> bool:
-    """True when some tool window covers part of the evidence (or a moment of it); always True without one."""
-    if evidence is None:
+    """True when some tool window covers part of the evidence (or a moment of it); always True without one or
+    when the evidence covers most of the video (the initial frames, spread over the whole video, show it)."""
+    if evidence is None or evidence.length >= WHOLE_VIDEO_SHARE * trajectory.video_duration:
         return True
     return any(w.start <= evidence.end and evidence.start <= w.end for w in trajectory.windows)
 

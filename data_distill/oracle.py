@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from data_distill.checks import WHOLE_VIDEO_SHARE
 from deepsport.agent import Agent, AgentConfig
 from deepsport.backends.replay import ReplayChatModel
 from deepsport.schemas import QAItem, Span, Trajectory
@@ -19,7 +20,6 @@ from deepsport.video import Video
 
 ORACLE_MODEL = "oracle"
 CONTEXT_SECONDS = 2.0  # looked at on each side of the evidence span, at least
-MAX_WINDOW_SHARE = 0.8  # a window covering more of the video than this adds nothing to the initial frames
 
 
 def oracle_trajectory(item: QAItem, video: Path, config: AgentConfig | None = None) -> Trajectory:
@@ -52,16 +52,18 @@ def oracle_turns(item: QAItem, window: Span | None, num_frames: int) -> list[str
 
 
 def evidence_window(evidence: Span | None, duration: float) -> Span | None:
-    """The window to look at: the evidence span with some context, inside the video; None when there is no
-    evidence, it lies outside the video, or the window would cover most of the video anyway."""
+    """The window to look at: the evidence span with some context (or without, when that would cover most of the
+    video), inside the video; None when there is no evidence, it lies outside the video, or it covers most of
+    the video anyway (the initial frames show it)."""
     if evidence is None or evidence.start >= duration or evidence.end < 0:
         return None
     pad = max(CONTEXT_SECONDS, 0.25 * evidence.length)
     start = round(max(0.0, evidence.start - pad), 2)
     end = round(min(duration, evidence.end + pad), 2)
-    if end - start > MAX_WINDOW_SHARE * duration:
-        return None
-    return Span(start=start, end=end)
+    if end - start <= WHOLE_VIDEO_SHARE * duration:
+        return Span(start=start, end=end)
+    start, end = max(0.0, evidence.start), min(duration, evidence.end)
+    return Span(start=start, end=end) if end - start < WHOLE_VIDEO_SHARE * duration else None
 
 
 def _can_call_tool(config: AgentConfig) -> bool:

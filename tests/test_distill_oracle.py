@@ -82,3 +82,12 @@ def test_without_a_usable_window_the_oracle_answers_from_the_initial_frames(vide
 def test_a_drafted_rationale_is_used(video):
     trajectory = oracle_trajectory(item(metadata={"rationale": "The ball crosses the line."}), video)
     assert trajectory.turns[-1].think.endswith("The ball crosses the line.")
+
+
+def test_evidence_over_most_of_the_video_is_seen_in_the_initial_frames(video):
+    qa = item(evidence=Span(start=0.0, end=25.0))
+    trajectory = oracle_trajectory(qa, video)
+    assert trajectory.tool_calls == [] and overlaps_evidence(trajectory, qa.evidence)
+    shorter = item(evidence=Span(start=1.0, end=22.0))  # with context it would cover most; the span itself does not
+    (call,) = oracle_trajectory(shorter, video).tool_calls
+    assert (call.arguments["start"], call.arguments["end"]) == (1.0, 22.0)
