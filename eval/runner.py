@@ -138,6 +138,8 @@ def run_items(
     todo = [item for item in items if item.id not in finished]
     progress = Progress(total=len(items), skipped=len(items) - len(todo))
     agent = Agent(model, config.agent_config(), backend=config.backend)
+    if on_row:
+        on_row(progress)
     with JsonlAppender(out / RESULTS) as results, ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         futures = [pool.submit(evaluate_item, agent, item, video_root, judge) for item in todo]
         try:
