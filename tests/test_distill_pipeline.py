@@ -170,7 +170,7 @@ def test_api_teacher_survives_faults_resumes_and_caches(data):
     faults = {
         1: Reply(429, {"error": {"message": "slow down"}}),
         4: Reply(500, {"error": {"message": "overloaded"}}),
-        6: Reply(payload=completion("<answer>x</answer>"), delay=3.0),  # past the client's timeout: retried
+        6: Reply(payload=completion("<answer>x</answer>"), delay=5.0),  # past the client's timeout: retried
         9: Reply(payload=b"{not json"),  # malformed body: that item fails this run and is retried by the next
         12: Reply(payload={"choices": None}),
     }
@@ -179,7 +179,7 @@ def test_api_teacher_survives_faults_resumes_and_caches(data):
             "teacher.kind": "api",
             "teacher.endpoint.model": "teacher",
             "teacher.endpoint.base_url": endpoint.url,
-            "teacher.endpoint.timeout": 1.0,
+            "teacher.endpoint.timeout": 2.5,
             "teacher.endpoint.max_retries": 2,
         }
         invoke("questions", *config(root, "api"))
