@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich import box
 from rich.markup import escape
+from rich.progress import track
 from rich.table import Table
 
 import deepsport.cli as base  # its consoles and fail(); it imports this module, so read at call time
@@ -35,9 +36,9 @@ def pose(
         raise base.fail(str(err)) from None
     try:
         end, notes = episode.clip_window(start, end)
-        with base.err_console.status(f"Estimating the pose in {num_frames} frames…"):
+        with base.err_console.status(f"Reading {num_frames} frames…"):
             frames = episode.video.window(start, end, num_frames)
-            poses = estimator.estimate(frames)
+        poses = list(track(estimator.stream(frames), "Pose", len(frames), console=base.err_console, transient=True))
         if overlay:
             overlay.mkdir(parents=True, exist_ok=True)
             for frame, found in zip(frames, poses, strict=True):

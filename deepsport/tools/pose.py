@@ -55,48 +55,52 @@ class EstimatePose(Tool):
         num_frames: int | None = None,
         overlay: bool = False,
     ) -> ToolResult:
-        episode = self.episode
-        if (time is None) == (start is None and end is None):
-            raise ToolError("give either `time` (one moment) or `start` and `end` (a window), in seconds.")
-        notes: list[str] = []
-        if time is None:
-            if start is None or end is None:
-                raise ToolError("a window needs both `start` and `end`, in seconds.")
-            end, notes = episode.clip_window(start, end)
-            wanted = min(num_frames or DEFAULT_FRAMES, episode.budget.frames_per_call)
-            if wanted < (num_frames or DEFAULT_FRAMES):
-                notes.append(f"{wanted} frames, the most one call may use")
-        else:
-            if num_frames is not None:
-                raise ToolError("`num_frames` goes with a window (`start` and `end`), not with `time`.")
-            if time > episode.duration:
-                raise ToolError(f"time ({time:g} s) is beyond the end of the video ({episode.duration:.2f} s).")
-            start = end = time
-            wanted = 1
-        if overlay:
-            if episode.frames_left == 0:
-                notes.append("no overlay: the frame budget is spent")
-                overlay = False
-            elif episode.frames_left < wanted:
-                wanted = episode.frames_left
-                notes.append(f"{wanted} frames, what is left of the frame budget for overlays")
-        frames = self._frames(start, end, wanted, moment=time is not None)
+        start, end, count, notes = self._window(time, start, end, num_frames)
+        left = self.episode.frames_left
+        if overlay and left == 0:
+            notes.append("no overlay: the frame budget is spent")
+            overlay = False
+        elif overlay and left < count:
+            count = left
+            notes.append(f"{count} frames, what is left of the frame budget for overlays")
+        frames = self._frames(start, end, count, moment=time is not None)
         if self.estimator is None:
             self.estimator = PoseEstimator()
         poses = self.estimator.estimate(frames)
         if time is not None:  # the frame before it only served to measure velocities
             frames, poses = frames[-1:], poses[-1:]
         found = sum(pose.found for pose in poses)
-        where = f"at {time_label(time)}" if time is not None else f"from {time_label(start)} to {time_label(end)}"
+        where = f"at {time_label(start)}" if time is not None else f"from {time_label(start)} to {time_label(end)}"
         head = f"Pose {where}: a person in {found} of {len(poses)} frame{'s' if len(poses) > 1 else ''}"
         if found < len(poses):
             notes.append("nobody found: no person in view, or too small (wide shot); look with choose_frames")
-        lines = [head + (f" ({'; '.join(notes)})." if notes else "."), LEGEND, table_text(poses)]
         images: list[Frame] = []
         if overlay:
             images = [Frame(f.time, f.index, draw(f.image, pose)) for f, pose in zip(frames, poses, strict=True)]
-            episode.frames_returned += len(images)
-        return ToolResult(text="\n".join(lines), frames=images, window=Span(start=start, end=end))
+            self.episode.frames_returned += len(images)
+        text = "\n".join([head + (f" ({'; '.join(notes)})." if notes else "."), LEGEND, table_text(poses)])
+        return ToolResult(text=text, frames=images, window=Span(start=start, end=end))
+
+    def _window(
+        self, time: float | None, start: float | None, end: float | None, num_frames: int | None
+    ) -> tuple[float, float, int, list[str]]:
+        """Check the arguments: the window (start = end for a moment), its number of frames, notes for the model."""
+        if (time is None) == (start is None and end is None):
+            raise ToolError("give either `time` (one moment) or `start` and `end` (a window), in seconds.")
+        if time is not None:
+            if num_frames is not None:
+                raise ToolError("`num_frames` goes with a window (`start` and `end`), not with `time`.")
+            if time > self.episode.duration:
+                raise ToolError(f"time ({time:g} s) is beyond the end of the video ({self.episode.duration:.2f} s).")
+            return time, time, 1, []
+        if start is None or end is None:
+            raise ToolError("a window needs both `start` and `end`, in seconds.")
+        end, notes = self.episode.clip_window(start, end)
+        asked = num_frames or DEFAULT_FRAMES
+        count = min(asked, self.episode.budget.frames_per_call)
+        if count < asked:
+            notes.append(f"{count} frames, the most one call may use")
+        return start, end, count, notes
 
     def _frames(self, start: float, end: float, count: int, moment: bool) -> list[Frame]:
         """`count` frames over the window; for a moment, its frame and the one before (to measure velocities)."""
