@@ -1,7 +1,7 @@
 """Proof that training works: a tiny model learns a task that needs the frame tool, from scratch, on CPU.
 
-The task: "What number is shown?" about 10 s synthetic videos in which a digit appears for one second
-(4.5-5.5 s); the two initial frames (2.5 s and 7.5 s) never show it, so the model must call ``choose_frames``
+The task: "What number is shown?" about 10 s synthetic videos in which a digit appears for two seconds
+(4-6 s); the two initial frames (2.5 s and 7.5 s) never show it, so the model must call ``choose_frames``
 and read the digit from the frames that come back. Steps, all through our own commands:
 
 1. oracle trajectories (``data_distill.oracle``, the real agent loop with scripted turns) on a few SFT videos;
@@ -40,19 +40,19 @@ from rl.rewards import reward
 
 QUESTION = "What number is shown?"
 DIGITS = (1, 4, 8)
-SHOWN = (4.5, 5.5)
+SHOWN = (4.0, 6.0)
 AGENT = {
     "initial_frames": 2,
     "tools": ["choose_frames"],
-    "budget": Budget(max_turns=3, frames_per_call=8, total_frames=8),
+    "budget": Budget(max_turns=3, frames_per_call=4, total_frames=4),
 }
 AGENT_OVERRIDES = [
     "agent.initial_frames=2",
     "agent.tools=[choose_frames]",
     "agent.max_pixels=null",
     "agent.budget.max_turns=3",
-    "agent.budget.frames_per_call=8",
-    "agent.budget.total_frames=8",
+    "agent.budget.frames_per_call=4",
+    "agent.budget.total_frames=4",
 ]
 TINY = ["model.dtype=float32", "model.attn_implementation=null", "model.freeze_vision=false", "train.report_to=[none]"]
 
@@ -124,10 +124,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=Path("runs/learn_tool_use"))
     parser.add_argument("--sft-videos", type=int, default=9)
-    parser.add_argument("--rl-videos", type=int, default=48)
-    parser.add_argument("--test-videos", type=int, default=30)
-    parser.add_argument("--sft-steps", type=int, default=120)
-    parser.add_argument("--rl-steps", type=int, default=120)
+    parser.add_argument("--rl-videos", type=int, default=32)
+    parser.add_argument("--test-videos", type=int, default=24)
+    parser.add_argument("--sft-steps", type=int, default=100)
+    parser.add_argument("--rl-steps", type=int, default=80)
     args = parser.parse_args()
     work, rng = args.work, random.Random(0)
     videos = work / "videos"
@@ -178,8 +178,8 @@ def main() -> None:
             f"train.max_steps={args.rl_steps}",
             "train.learning_rate=5e-4",
             "train.lr_scheduler_type=constant",
-            "train.per_device_train_batch_size=16",
-            "train.num_generations=8",
+            "train.per_device_train_batch_size=8",
+            "train.num_generations=4",
             "train.max_completion_length=512",
             "train.gradient_checkpointing=false",
             "train.logging_steps=10",

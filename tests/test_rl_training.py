@@ -177,7 +177,7 @@ def grpo_config(sft_model, sft_data, out, *extra):
         [*TINY, *SMALL, *AGENT_OVERRIDES, f"model.name_or_path={sft_model / 'final'}", f"data.path={sft_data / 'rl'}"]
         + [f"data.video_root={sft_data}", f"train.output_dir={out}", "vllm.mode=disabled", "train.save_steps=1000"]
         + ["train.per_device_train_batch_size=4", "train.num_generations=4", "train.max_completion_length=512"]
-        + ["train.learning_rate=1e-3", *extra],
+        + ["train.learning_rate=1e-3", "train.temperature=0.3", "train.log_completions=false", *extra],
     )
 
 
@@ -207,13 +207,14 @@ def test_grpo_rollouts_call_the_tool_and_its_frames_reach_the_forward(sft_model,
     trainer = build_trainer(config)
     image_pad = trainer.processing_class.tokenizer.convert_tokens_to_ids("<|image_pad|>")
     merge = trainer.processing_class.image_processor.merge_size
-    seen = []
+    seen = []  # (image tokens, vision features, images, sequences) of each training forward
 
     def record(module, args, kwargs):
-        if module.training and kwargs.get("input_ids") is not None:
-            ids, grid = kwargs["input_ids"], kwargs.get("image_grid_thw")
-            features = int(grid.prod(-1).sum()) // merge**2 if grid is not None else 0
-            seen.append((int((ids == image_pad).sum()), features, len(grid) if grid is not None else 0, len(ids)))
+        if "past_key_values" in kwargs:  # a generation step: transformers passes encoded images, not pixels
+            return
+        ids, grid = kwargs["input_ids"], kwargs.get("image_grid_thw")
+        features = int(grid.prod(-1).sum()) // merge**2 if grid is not None else 0
+        seen.append((int((ids == image_pad).sum()), features, len(grid) if grid is not None else 0, len(ids)))
 
     trainer.model.register_forward_pre_hook(record, with_kwargs=True)
     trainer.train()
