@@ -19,7 +19,7 @@ def pose(
     video: Annotated[Path, typer.Argument(help="Video file.")],
     start: Annotated[float, typer.Option(min=0.0, help="Window start (s).")],
     end: Annotated[float, typer.Option(min=0.0, help="Window end (s).")],
-    num_frames: Annotated[int, typer.Option("-n", "--num-frames", min=1, max=10000, help="Frames in the window.")] = 8,
+    num_frames: Annotated[int, typer.Option("-n", "--num-frames", min=1, max=512, help="Frames in the window.")] = 8,
     overlay: Annotated[Path | None, typer.Option(help="Directory for JPEG frames with the skeleton drawn.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print every keypoint, angle and velocity as JSON.")] = False,
 ) -> None:
