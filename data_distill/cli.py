@@ -62,9 +62,19 @@ def _report(name: str, stats: Any) -> None:
     if stats.cache_hits or stats.cache_misses:
         line += f" (response cache: {stats.cache_hits} hits, {stats.cache_misses} requests)"
     console.print(line)
-    for error in stats.errors:
-        console.print(f"  [red]failed[/] {escape(error)}", soft_wrap=True)
-    if stats.failed:
+    _report_failures(stats.failures)
+
+
+def _report_filter(result: tuple[dict[str, int], dict[str, str]]) -> None:
+    counts, failures = result
+    _report("filter", counts)
+    _report_failures(failures)
+
+
+def _report_failures(failures: dict[str, str]) -> None:
+    for item_id, error in list(failures.items())[:5]:
+        console.print(f"  [red]failed[/] {escape(item_id)}: {escape(error)}", soft_wrap=True)
+    if failures:
         console.print("  Run the same command again to retry the failed items.")
 
 
@@ -94,7 +104,9 @@ def text(config: ConfigOption = DEFAULT_CONFIG, shard: ShardOption = None, overr
     """Rewrite templated questions with an LLM and draft rationales from the annotation text."""
     from data_distill.pipeline import step_text
 
-    cfg, sh = _setup(config, [*(overrides or []), "text.enabled=true"], shard)
+    cfg, sh = _setup(config, overrides, shard)
+    if not cfg.text.enabled:  # the later steps would ignore the rewrites
+        raise fail("text distillation is off: set text.enabled=true in the config (or pass it to every step)")
     _report("text", _guarded(step_text, cfg, sh, console))
 
 
@@ -118,7 +130,7 @@ def filter_(config: ConfigOption = DEFAULT_CONFIG, shard: ShardOption = None, ov
     from data_distill.pipeline import step_filter
 
     cfg, sh = _setup(config, overrides, shard)
-    _report("filter", _guarded(step_filter, cfg, sh, console))
+    _report_filter(_guarded(step_filter, cfg, sh, console))
 
 
 @app.command()
@@ -154,7 +166,7 @@ def run(
     if cfg.text.enabled:
         _report("text", _guarded(step_text, cfg, sh, console))
     _report("teacher", _guarded(step_teacher, cfg, sh, console))
-    _report("filter", _guarded(step_filter, cfg, sh, console))
+    _report_filter(_guarded(step_filter, cfg, sh, console))
     if sh is None:
         _print_summary(_guarded(step_export, cfg, console), workspace(cfg).export)
     else:

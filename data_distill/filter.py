@@ -4,7 +4,9 @@ Per item (concurrently, since open-text answers may need the LLM judge) a check 
 ``{"id", "score", "method", "problems": [[kind, detail], ...]}``; then, over all items in id order,
 near-duplicates among the survivors. The final verdict per item is ``{"id", "keep", "reason", "detail"}``:
 for a rejected one, ``reason`` is the kind of its first problem (wrong answer, format, not grounded,
-near-duplicate, no trajectory, needs a judge, bad reference) and ``detail`` the specifics.
+near-duplicate, no trajectory, needs a judge, bad reference) and ``detail`` the specifics. A judge that fails
+(unreachable, unreadable verdict) records no check: the item is "not checked", with the judge's error, and the
+next run of the filter asks again; verdicts already given come from the judge's cache.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ def check_job(
             score = grade(item, trajectory.answer, judge)
         except JudgeError as err:
             if judge is not None:
-                raise RetryLater(str(err)) from err
+                raise RetryLater(f"the judge failed: {err}") from err
             return _check(item, 0.0, "none", [*problems, ("needs a judge", str(err))])
         except ValueError as err:  # a reference the scorer cannot read
             return _check(item, 0.0, "none", [*problems, ("bad reference", str(err))])
@@ -50,14 +52,19 @@ def check_job(
     return run
 
 
-def verdicts(items: list[QAItem], checks: dict[str, dict[str, Any]], threshold: float) -> list[dict[str, Any]]:
-    """Keep the items whose check found no problem, dropping near-duplicates (same video and answer) in id order."""
+def verdicts(
+    items: list[QAItem], checks: dict[str, dict[str, Any]], threshold: float, failures: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """Keep the items whose check found no problem, dropping near-duplicates (same video and answer) in id order.
+    ``failures`` says why an item has no check yet (e.g. the judge failed)."""
     kept: dict[tuple[str, str], list[frozenset[str]]] = defaultdict(list)
     out = []
     for item in sorted(items, key=lambda i: i.id):
         check = checks.get(item.id)
         if check is None:
-            out.append({"id": item.id, "keep": False, "reason": "not checked", "detail": "run the filter step"})
+            why = (failures or {}).get(item.id)
+            detail = f"{why}; run the filter step again" if why else "run the filter step"
+            out.append({"id": item.id, "keep": False, "reason": "not checked", "detail": detail})
             continue
         if check["problems"]:
             kind, detail = check["problems"][0]

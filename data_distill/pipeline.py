@@ -143,9 +143,14 @@ def step_text(config: DistillConfig, shard: Shard | None, console: Console) -> R
     generation = GenerationConfig(max_new_tokens=config.text.max_new_tokens, temperature=config.text.temperature)
     try:
         job = text_job(model, generation)
-        return run_jobs(load_items(space.questions), job, space.text, config.concurrency, "rewriting", console)
+        stats = run_jobs(load_items(space.questions), job, space.text, config.concurrency, "rewriting", console)
     finally:
         model.close()
+    stats.cache_hits, stats.cache_misses = model.hits, model.misses
+    records = read_jsonl(space.text)
+    if refused := sum("text_error" in r["metadata"] for r in records):
+        console.print(f"text: {refused} of {len(records)} kept templated (why: metadata.text_error in {space.text})")
+    return stats
 
 
 def step_teacher(config: DistillConfig, shard: Shard | None, console: Console) -> RunStats:
@@ -153,6 +158,11 @@ def step_teacher(config: DistillConfig, shard: Shard | None, console: Console) -
 
     space = workspace(config, shard)
     items = current_items(config, space)
+    if config.text.enabled:  # a question is asked as the text step leaves it, so the step must be done with it
+        rewritten = finished_ids(space.text)
+        if waiting := sum(item.id not in rewritten for item in items):
+            console.print(f"teacher: {waiting} questions wait for the text step (run it again: its endpoint failed)")
+        items = [item for item in items if item.id in rewritten]
     oracle = config.teacher.kind == "oracle"
     model = None if oracle else endpoint_model(config.teacher.endpoint, DiskCache(space.cache), "teacher")
     concurrency = min(config.concurrency, os.cpu_count() or 1) if oracle else config.concurrency
@@ -167,7 +177,8 @@ def step_teacher(config: DistillConfig, shard: Shard | None, console: Console) -
     return stats
 
 
-def step_filter(config: DistillConfig, shard: Shard | None, console: Console) -> dict[str, int]:
+def step_filter(config: DistillConfig, shard: Shard | None, console: Console) -> tuple[dict[str, int], dict[str, str]]:
+    """Check every trajectory and write the verdicts; returns the counts and why items are not checked yet."""
     from data_distill.filter import check_job, verdicts
     from deepsport.judge import Judge
 
@@ -194,10 +205,11 @@ def step_filter(config: DistillConfig, shard: Shard | None, console: Console) ->
         if judge is not None:
             judge.close()
     checks = {r["id"]: r for r in read_jsonl(space.checks)}
-    final = verdicts(items, checks, config.filter.duplicate_threshold)
+    final = verdicts(items, checks, config.filter.duplicate_threshold, stats.failures)
     _write_all(space.verdicts, final)
     kept = sum(v["keep"] for v in final)
-    return {"kept": kept, "rejected": len(final) - kept, "not checked (retry)": stats.failed}
+    counts = {"kept": kept, "rejected": len(final) - kept - stats.failed, "not checked (retry)": stats.failed}
+    return counts, stats.failures
 
 
 def step_export(config: DistillConfig, console: Console) -> dict[str, Any]:

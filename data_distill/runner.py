@@ -1,24 +1,22 @@
 """Run one job per item, many at once, appending each result as it lands so a killed run resumes losslessly.
 
-The agent loop is synchronous, so jobs run in a thread pool whose size is the concurrency limit. Results are
-written by the calling thread only, one fsynced JSONL line each; items whose id is already in the output are
-skipped, so restarting the same command after a crash (even SIGKILL) loses nothing and duplicates nothing.
-A job that raises (``RetryLater`` for a transient failure such as an endpoint still down after the client's
-retries) is not recorded and is tried again by the next run.
+Items whose id is already in the output are skipped, so restarting the same command after a crash (even
+SIGKILL) loses nothing and duplicates nothing (``deepsport.jobs.run_appending`` writes each record as it
+lands). A job that raises (``RetryLater`` for a transient failure such as an endpoint still down after the
+client's retries) is not recorded and is tried again by the next run.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from deepsport.jsonl import JsonlAppender, finished_ids
+from deepsport.jobs import progress_bar, run_appending
+from deepsport.jsonl import finished_ids
 
 
 class RetryLater(Exception):
@@ -33,10 +31,13 @@ class HasId(Protocol):
 class RunStats:
     done: int = 0  # recorded by this run
     skipped: int = 0  # already in the output
-    failed: int = 0  # not recorded: try again with the same command
-    errors: list[str] = field(default_factory=list)  # a few failure messages, for the user
+    failures: dict[str, str] = field(default_factory=dict)  # id -> why it was not recorded: try again later
     cache_hits: int = 0  # model requests answered from the response cache
     cache_misses: int = 0
+
+    @property
+    def failed(self) -> int:
+        return len(self.failures)
 
 
 def run_jobs(
@@ -53,42 +54,17 @@ def run_jobs(
     stats = RunStats(skipped=len(items) - len(todo))
     if not todo:
         return stats
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-    )
-    with (
-        JsonlAppender(out) as writer,
-        Progress(*columns, console=console, transient=False) as progress,
-        ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool,
-    ):
+    with progress_bar(console) as progress:
         task = progress.add_task(label, total=len(todo))
-        futures = {pool.submit(job, item): item for item in todo}
-        try:
-            for future in as_completed(futures):
-                record = _result(future, futures[future], stats)
-                if record is not None:
-                    writer.write(record)
-                    stats.done += 1
-                progress.advance(task)
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
+
+        def done(item: HasId, record: dict[str, Any] | None, error: Exception | None) -> None:
+            if isinstance(error, RetryLater):
+                stats.failures[item.id] = str(error)
+            elif error is not None:  # a bug or an unexpected input: report it, keep the other items going
+                stats.failures[item.id] = f"{type(error).__name__}: {error}"
+            else:
+                stats.done += 1
+            progress.advance(task)
+
+        run_appending(todo, job, out, concurrency, done)
     return stats
-
-
-def _result(future: Any, item: HasId, stats: RunStats) -> dict[str, Any] | None:
-    try:
-        return future.result()
-    except RetryLater as err:
-        message = f"{item.id}: {err}"
-    except Exception as err:  # a bug or an unexpected input: report it, keep the other items going
-        message = f"{item.id}: {type(err).__name__}: {err}"
-    stats.failed += 1
-    if len(stats.errors) < 5:
-        stats.errors.append(message)
-    return None

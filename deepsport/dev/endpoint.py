@@ -2,9 +2,11 @@
 
 ``LocalEndpoint(reply)`` serves ``POST /v1/chat/completions``: ``reply(body, n)`` gets the parsed request
 and its 0-based arrival number and returns a ``Reply`` (status, payload, optional delay before answering);
-``completion(text)`` builds a well-formed chat completion. ``latency`` and ``slots`` model a real server:
-at most ``slots`` requests are served at once, each taking ``latency`` seconds, so the most it can do is
-``slots / latency`` requests per second.
+``completion(text)`` builds a well-formed chat completion, and ``scripted(text)`` turns a function of the
+request's messages (returning the reply text, or None for a 500) into a ``reply``. Every request is kept in
+``requests`` (path, body, headers). ``latency`` and ``slots`` model a real server: at most ``slots`` requests
+are served at once, each taking ``latency`` seconds, so the most it can do is ``slots / latency`` requests per
+second.
 """
 
 from __future__ import annotations
@@ -27,6 +29,31 @@ class Reply:
     delay: float = 0.0  # seconds to wait before answering (past the client's timeout to simulate one)
 
 
+@dataclass(frozen=True)
+class Request:
+    path: str
+    body: dict[str, Any]
+    headers: dict[str, str]
+
+
+def message_text(message: dict[str, Any]) -> str:
+    """The text of an OpenAI-format message (its text parts joined, images left out)."""
+    content = message["content"]
+    return content if isinstance(content, str) else "".join(part.get("text", "") for part in content)
+
+
+def scripted(text: Callable[[list[dict[str, Any]]], str | None]) -> Callable[[dict[str, Any], int], Reply]:
+    """A ``reply`` that answers ``text(messages)`` as a completion, or a 500 when it returns None."""
+
+    def reply(body: dict[str, Any], number: int) -> Reply:
+        answer = text(body["messages"])
+        if answer is None:
+            return Reply(500, {"error": {"message": "scripted failure", "type": "server_error", "code": 500}})
+        return Reply(payload=completion(answer))
+
+    return reply
+
+
 def completion(text: str, prompt_tokens: int = 10, completion_tokens: int = 5) -> dict[str, Any]:
     """A chat completion whose message is `text`."""
     return {
@@ -45,7 +72,7 @@ def completion(text: str, prompt_tokens: int = 10, completion_tokens: int = 5) -
 
 class LocalEndpoint:
     def __init__(self, reply: Callable[[dict[str, Any], int], Reply], latency: float = 0.0, slots: int = 0) -> None:
-        self.requests = 0
+        self.requests: list[Request] = []
         self.served = 0  # answered with status 200
         counter = itertools.count()
         lock = threading.Lock()
@@ -59,7 +86,7 @@ class LocalEndpoint:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 with lock:
                     number = next(counter)
-                    outer.requests += 1
+                    outer.requests.append(Request(self.path, body, dict(self.headers)))
                 answer = reply(body, number)
                 with gate or contextlib.nullcontext():
                     time.sleep(latency + answer.delay)
