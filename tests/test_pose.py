@@ -215,6 +215,9 @@ def test_nobody_claimed_where_there_is_nobody(estimator, no_people):
         detected = estimator.estimate(video.window(0.0, 4.0, 6))  # far apart: detection on each frame
     assert len(tracked) == 40 and len(detected) == 6
     assert not any(pose.found for pose in tracked + detected)
+    estimator.close()  # closing frees both graphs; the next call builds them again
+    with Video(no_people) as video:
+        assert not any(pose.found for pose in estimator.estimate(video.window(1.0, 1.3, 4)))
 
 
 def clip(name: str) -> Path:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from deepsport.pose.kinematics import LANDMARKS, PoseFrame, measure
+from deepsport.pose.kinematics import PoseFrame, measure
 from deepsport.video import Frame
 
 INSTALL = 'pip install -e ".[pose]"'
@@ -81,6 +81,7 @@ class PoseEstimator:
         for graph in self._graphs.values():
             graph.close()
         self._graphs.clear()
+        self._tracked = False
 
     def _graph(self, static: bool) -> Any:
         if static not in self._graphs:
@@ -100,11 +101,9 @@ class PoseEstimator:
         self._tracked = True
 
     def _landmarks(self, graph: Any, image: Image.Image) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """Keypoints in `image`'s pixels and their visibility, or (None, None) when nobody is found."""
+        """The 33 keypoints (LANDMARKS) in `image`'s pixels and their visibility, or (None, None) for nobody."""
         result = graph.process(np.asarray(image if image.mode == "RGB" else image.convert("RGB")))
         if not result.pose_landmarks:
             return None, None
         values = np.array([(lm.x, lm.y, lm.visibility) for lm in result.pose_landmarks.landmark], dtype=np.float64)
-        if len(values) != len(LANDMARKS):
-            raise ValueError(f"MediaPipe returned {len(values)} landmarks, expected {len(LANDMARKS)}")
         return values[:, :2] * image.size, values[:, 2]  # MediaPipe's x and y are fractions of the width and height
