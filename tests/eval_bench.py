@@ -1,17 +1,19 @@
 """A small benchmark built from synthetic videos, with scripted model replies whose scores are known in advance.
 
-The scripted model (served by ``eval_servers.serving``) reads the question from the conversation and plays
-that question's agent turns, or its baseline answer when the system prompt lists no tools; the same server
-also plays the judge, scoring each candidate answer as scripted.
+The scripted model (served by ``serve`` on a real local OpenAI-compatible endpoint) reads the question from the
+conversation and plays that question's agent turns, or its baseline answer when the system prompt lists no
+tools; the same server also plays the judge, scoring each candidate answer as scripted. Replies depend on the
+conversation only, so they stay right whatever order concurrent requests arrive in.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from eval_servers import ScriptedModel, text_of
-
+from deepsport.dev.endpoint import LocalEndpoint, message_text, scripted
 from deepsport.dev.synthetic import make_video
 from deepsport.schemas import QAItem
 
@@ -75,19 +77,19 @@ def write_benchmark(path: Path, items: dict[str, tuple]) -> Path:
 
 
 def scripted_model(
-    delay: float = 0.0,
     failing: set[str] | frozenset[str] = frozenset(),
     items: dict[str, tuple] = ITEMS,
     verdicts: dict[str, str] = VERDICTS,
-) -> ScriptedModel:
-    """The model and judge for ``items``; the items in ``failing`` (which the caller may change) fail."""
+) -> Callable[[list[dict]], str | None]:
+    """The replies of the model and judge for ``items``; the items in ``failing`` (which the caller may change)
+    get a 500."""
     questions = {fields[1]: item_id for item_id, fields in items.items()}
 
-    def reply(messages):
-        system = text_of(messages[0])
+    def reply(messages: list[dict]) -> str | None:
+        system = message_text(messages[0])
         if system.startswith("You grade answers"):
-            return verdicts.get(text_of(messages[-1]).split("Candidate answer: ")[-1])
-        item_id = questions[text_of(messages[1]).split("Question: ")[-1]]
+            return verdicts.get(message_text(messages[-1]).split("Candidate answer: ")[-1])
+        item_id = questions[message_text(messages[1]).split("Question: ")[-1]]
         if item_id in failing:
             return None
         if "# Tools" not in system:
@@ -95,4 +97,10 @@ def scripted_model(
         turn = sum(m["role"] == "assistant" for m in messages)
         return items[item_id][7][turn]
 
-    return ScriptedModel(reply, delay=delay)
+    return reply
+
+
+def serve(delay: float = 0.0, **script: Any) -> LocalEndpoint:
+    """The scripted model and judge (``scripted_model(**script)``) on a local endpoint that answers one request
+    at a time, each after ``delay`` seconds."""
+    return LocalEndpoint(scripted(scripted_model(**script)), latency=delay, slots=1)

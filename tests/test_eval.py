@@ -12,11 +12,11 @@ import time
 
 import numpy as np
 import pytest
-from eval_bench import AGENT_SCORES, BASELINE_SCORES, ITEMS, build_benchmark, scripted_model
-from eval_servers import serving
+from eval_bench import AGENT_SCORES, BASELINE_SCORES, ITEMS, build_benchmark, serve
 from PIL import Image
 from typer.testing import CliRunner
 
+from deepsport.backends.openai_backend import OpenAIChatModel
 from deepsport.cli import app
 from deepsport.dev.synthetic import make_video
 from deepsport.jsonl import read_jsonl
@@ -33,8 +33,8 @@ def bench(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def url():
-    with serving(scripted_model()) as base_url:
-        yield base_url
+    with serve() as endpoint:
+        yield endpoint.url
 
 
 def evaluate(bench, url, out, *extra):
@@ -128,16 +128,17 @@ def test_rerun_resumes_and_a_different_config_is_refused(bench, url, tmp_path):
 
 def test_backend_failures_become_error_rows_and_are_retried(bench, tmp_path):
     failing = {"n2", "n3"}
-    model = scripted_model(failing=failing)
     items = load_benchmark(bench).items
     config = RunConfig(benchmark=str(bench), model="scripted", backend="openai")
     open_run(tmp_path, config)
-    first = run_items(model, config, items, tmp_path, bench.parent, concurrency=2)
-    assert (first.done, first.errors) == (8, 3)
-    rows = load_results(tmp_path)
-    assert rows["n2"]["status"] == "error" and rows["n2"]["error"] == "scripted failure"
-    failing.clear()
-    second = run_items(model, config, items, tmp_path, bench.parent, concurrency=2)
+    with serve(failing=failing) as endpoint:
+        model = OpenAIChatModel("scripted", endpoint.url, max_retries=0)
+        first = run_items(model, config, items, tmp_path, bench.parent, concurrency=2)
+        assert (first.done, first.errors) == (8, 3)
+        rows = load_results(tmp_path)
+        assert rows["n2"]["status"] == "error" and rows["n2"]["error"].endswith("answered 500: scripted failure")
+        failing.clear()
+        second = run_items(model, config, items, tmp_path, bench.parent, concurrency=2)
     assert (second.skipped, second.done, second.errors) == (5, 3, 1)
     assert load_results(tmp_path)["n3"]["score"] == 0.5
     assert load_results(tmp_path)["n4"]["score_method"] == "needs_judge"  # no judge given: not a silent 0
@@ -145,7 +146,8 @@ def test_backend_failures_become_error_rows_and_are_retried(bench, tmp_path):
 
 def test_killed_run_resumes_to_the_same_results(bench, agent_run, tmp_path):
     out = tmp_path / "killed"
-    with serving(scripted_model(delay=0.3)) as slow_url:
+    with serve(delay=0.3) as slow:
+        slow_url = slow.url
         cmd = [sys.executable, "-m", "deepsport", "eval", "--benchmark", str(bench), "--model", "scripted"]
         cmd += ["--backend", "openai", "--base-url", slow_url, "--out", str(out), "--concurrency", "2"]
         cmd += ["--judge-model", "scripted", "--judge-base-url", slow_url]
@@ -216,15 +218,16 @@ def test_score_command_judges_pending_rows_from_the_cache(bench, url, tmp_path):
     report = json.loads((out / "report.json").read_text())
     assert report["overall"]["unscored"] == 2 and report["overall"]["scored"] == 5
     assert "- `n4`: no judge was given (--judge-model)" in (out / "report.md").read_text()
-    with serving(scripted_model()) as judge_url:  # a fresh judge: count what it is asked
-        score = ["eval", "score", str(out), "--judge-model", "scripted", "--judge-base-url", judge_url]
+    with serve() as judge:  # a fresh judge: count what it is asked
+        score = ["eval", "score", str(out), "--judge-model", "scripted", "--judge-base-url", judge.url]
         result = CliRunner().invoke(app, score)
         assert result.exit_code == 0, result.output
+        assert len(judge.requests) == 2  # the two open-text answers; every other row is scored by rule
     assert scores(out) == AGENT_SCORES
     assert len(read_jsonl(out / "results.jsonl")) == 8
     assert json.loads((out / "report.json").read_text())["overall"]["accuracy"] == pytest.approx(4.5 / 7)
-    with serving(scripted_model()) as down_url:
-        pass  # the server is gone: the cache alone must answer
+    with serve() as down:
+        down_url = down.url  # the server is gone after this block: the cache alone must answer
     result = CliRunner().invoke(
         app, ["eval", "score", str(out), "--judge-model", "scripted", "--judge-base-url", down_url]
     )

@@ -4,8 +4,7 @@ decoding for the agent's frames and the report's thumbnails, scripted model and 
 from pathlib import Path
 
 import pytest
-from eval_bench import frames_call, scripted_model, write_benchmark
-from eval_servers import serving
+from eval_bench import frames_call, serve, write_benchmark
 from typer.testing import CliRunner
 
 from deepsport.cli import app
@@ -36,7 +35,8 @@ VERDICTS = {"the yellow player near the camera, around 1.6 s": '{"score": 0.9, "
 def test_eval_on_real_clips(tmp_path):
     bench = write_benchmark(tmp_path / "clips.jsonl", ITEMS)
     out = tmp_path / "run"
-    with serving(scripted_model(items=ITEMS, verdicts=VERDICTS)) as url:
+    with serve(items=ITEMS, verdicts=VERDICTS) as endpoint:
+        url = endpoint.url
         args = ["eval", "--benchmark", bench, "--video-root", CLIPS, "--model", "scripted", "--backend", "openai"]
         args += ["--base-url", url, "--judge-model", "scripted", "--judge-base-url", url, "--out", out]
         result = CliRunner().invoke(app, [str(a) for a in args])

@@ -3,8 +3,8 @@
 import socket
 
 import pytest
-from eval_servers import ScriptedModel, serving, text_of
 
+from deepsport.dev.endpoint import LocalEndpoint, message_text, scripted
 from deepsport.judge import Judge, JudgeError, grade, parse_verdict
 from deepsport.schemas import QAItem
 
@@ -20,15 +20,14 @@ VERDICTS = {
 
 def judge_reply(messages):
     """The verdict scripted for the candidate answer in the judge's prompt (None: answer 500)."""
-    candidate = text_of(messages[-1]).split("Candidate answer: ")[-1]
+    candidate = message_text(messages[-1]).split("Candidate answer: ")[-1]
     return VERDICTS.get(candidate)
 
 
 @pytest.fixture
 def judge_server():
-    model = ScriptedModel(judge_reply, name="judge")
-    with serving(model) as url:
-        yield model, url
+    with LocalEndpoint(scripted(judge_reply)) as endpoint:
+        yield endpoint, endpoint.url
 
 
 @pytest.mark.parametrize(
@@ -60,7 +59,9 @@ def test_judge_scores_and_caches_by_item_and_answer(judge_server, tmp_path):
     assert judge.score(ITEM, "penalty, I think").score == 0.7
     assert judge.score(ITEM, "a free kick").score == 0.0
     assert len(model.requests) == 3
-    assert text_of(model.requests[0][0]).startswith("You grade answers")  # the fixed rubric is the system prompt
+    body = model.requests[0].body
+    assert body["model"] == "judge" and body["temperature"] == 0.0
+    assert body["messages"][0]["content"].startswith("You grade answers")  # the fixed rubric is the system prompt
     again = Judge("judge", url, cache_path=tmp_path / "judge.sqlite")  # a later process: the cache is on disk
     assert again.score(ITEM, "a penalty").cached and again.score(ITEM, "a penalty").score == 1.0
     other = ITEM.model_copy(update={"answer": "a yellow card"})  # a different reference is a different verdict

@@ -1,15 +1,12 @@
 """The OpenAI-compatible backend against real HTTP servers on 127.0.0.1: retries, errors, request format."""
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 from PIL import Image
 
 from deepsport.backends.base import BackendError, GenerationConfig
 from deepsport.backends.openai_backend import OpenAIChatModel
 from deepsport.conversation import data_url_to_image
+from deepsport.dev.endpoint import LocalEndpoint, Reply
 
 REPLY = {
     "id": "x",
@@ -28,44 +25,16 @@ REPLY = {
 }
 
 
-class ScriptedServer:
-    """A real HTTP server answering /chat/completions with a scripted list of (status, body) replies."""
-
-    def __init__(self, replies):
-        self.replies = list(replies)
-        self.requests = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                outer.requests.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
-                status, payload = outer.replies.pop(0) if outer.replies else (500, {"error": {"message": "empty"}})
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.send_header("retry-after-ms", "10")  # keep the client's backoff short in tests
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture
 def server(request):
-    srv = ScriptedServer(request.param)
-    yield srv
-    srv.close()
+    """A real local endpoint answering the scripted (status, body) replies in order, then 500s."""
+    replies = [Reply(status, payload) for status, payload in request.param]
+
+    def reply(body, number):
+        return replies[number] if number < len(replies) else Reply(500, {"error": {"message": "empty"}})
+
+    with LocalEndpoint(reply) as endpoint:
+        yield endpoint
 
 
 def conversation():
@@ -93,8 +62,10 @@ def test_retries_429_and_5xx_then_succeeds(server, monkeypatch):
     completion = model.chat(conversation(), GenerationConfig(max_new_tokens=16))
     assert completion.text == "<answer>7</answer>"
     assert (completion.prompt_tokens, completion.completion_tokens, completion.cached_tokens) == (11, 3, 5)
-    assert len(server.requests) == 3 and server.requests[-1]["auth"] == "Bearer sk-test"
-    body = server.requests[-1]["body"]
+    last = server.requests[-1]
+    assert len(server.requests) == 3 and last.path == "/v1/chat/completions"
+    assert last.headers["authorization"] == "Bearer sk-test"
+    body = last.body
     assert body["max_tokens"] == 16 and body["temperature"] == 0.0
     # images travel as base64 JPEG data URLs; the tool result became a user turn in <tool_response> tags
     user, tool = body["messages"][1], body["messages"][3]

@@ -4,9 +4,9 @@
 and its 0-based arrival number and returns a ``Reply`` (status, payload, optional delay before answering);
 ``completion(text)`` builds a well-formed chat completion, and ``scripted(text)`` turns a function of the
 request's messages (returning the reply text, or None for a 500) into a ``reply``. Every request is kept in
-``requests`` (path, body, headers). ``latency`` and ``slots`` model a real server: at most ``slots`` requests
-are served at once, each taking ``latency`` seconds, so the most it can do is ``slots / latency`` requests per
-second.
+``requests`` (path, body, headers by lower-case name). ``latency`` and ``slots`` model a real server: at most
+``slots`` requests are served at once, each taking ``latency`` seconds, so the most it can do is
+``slots / latency`` requests per second.
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ class LocalEndpoint:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 with lock:
                     number = next(counter)
-                    outer.requests.append(Request(self.path, body, dict(self.headers)))
+                    outer.requests.append(Request(self.path, body, {k.lower(): v for k, v in self.headers.items()}))
                 answer = reply(body, number)
                 with gate or contextlib.nullcontext():
                     time.sleep(latency + answer.delay)
