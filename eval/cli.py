@@ -258,27 +258,13 @@ def _judge(out: Path, model: str | None, base_url: str | None, api_key_env: str,
 
 
 def _run_with_bar(chat_model, config, items, out, root, workers, judge) -> Any:  # noqa: ANN001
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    from rich.progress import TextColumn
 
+    from deepsport.jobs import progress_bar
     from eval.report import percent
     from eval.runner import run_items
 
-    columns = [
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[accuracy]}"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    ]
-    with Progress(*columns, console=base.err_console) as bar:
+    with progress_bar(base.err_console, TextColumn("{task.fields[accuracy]}")) as bar:
         task = bar.add_task("Evaluating", total=len(items), accuracy="")
 
         def update(progress) -> None:  # noqa: ANN001

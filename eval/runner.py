@@ -10,18 +10,19 @@ layout, so the value of the tools is measured on the same benchmark.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from deepsport.agent import Agent, AgentConfig
 from deepsport.backends import ChatModel, GenerationConfig
-from deepsport.jsonl import JsonlAppender, read_jsonl
+from deepsport.jobs import run_appending
+from deepsport.jsonl import read_jsonl
 from deepsport.judge import Judge, JudgeError
 from deepsport.schemas import QAItem
 from deepsport.scoring import score_answer
@@ -140,18 +141,16 @@ def run_items(
     agent = Agent(model, config.agent_config(), backend=config.backend)
     if on_row:
         on_row(progress)
-    with JsonlAppender(out / RESULTS) as results, ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        futures = [pool.submit(evaluate_item, agent, item, video_root, judge) for item in todo]
-        try:
-            for future in as_completed(futures):
-                row = future.result()
-                results.write(row)
-                _count(progress, row)
-                if on_row:
-                    on_row(progress)
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
+
+    def done(item: QAItem, row: dict[str, Any] | None, error: Exception | None) -> None:
+        if error is not None:  # evaluate_item turns every expected failure into an error row: this is a bug
+            raise error
+        _count(progress, row)
+        if on_row:
+            on_row(progress)
+
+    job = functools.partial(evaluate_item, agent, video_root=video_root, judge=judge)
+    run_appending(todo, job, out / RESULTS, concurrency, done)
     return progress
 
 
