@@ -42,8 +42,8 @@ def _setup(config_path: Path, overrides: list[str] | None, shard: str | None, te
 
 def _guarded(step: Any, *args: Any) -> Any:
     """Run a step; known problems become one-line errors, an interrupt says how to resume."""
-    from data_distill.paths import VideoPathError
     from data_distill.sources import SourceError
+    from deepsport.paths import VideoPathError
 
     try:
         return step(*args)

@@ -89,8 +89,8 @@ def in_shard(item: QAItem, shard: Shard | None) -> bool:
 
 def step_questions(config: DistillConfig, shard: Shard | None, console: Console) -> dict[str, int]:
     """Run every configured adapter and append its new questions; returns counts of what was kept or dropped."""
-    from data_distill.paths import VideoPathError, resolve_video
     from data_distill.sources import load_source
+    from deepsport.paths import VideoPathError, resolve_video
 
     space = workspace(config, shard)
     done = finished_ids(space.questions)

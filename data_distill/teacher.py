@@ -14,12 +14,12 @@ from typing import Any
 from data_distill.caching import CachingChatModel
 from data_distill.config import EndpointConfig, TeacherConfig
 from data_distill.oracle import oracle_trajectory
-from data_distill.paths import VideoPathError, resolve_video
 from data_distill.runner import RetryLater
 from deepsport.agent import Agent
 from deepsport.backends.base import ChatModel
 from deepsport.backends.openai_backend import OpenAIChatModel
 from deepsport.cache import DiskCache
+from deepsport.paths import VideoPathError, resolve_video
 from deepsport.schemas import QAItem, Trajectory
 from deepsport.video import VideoError
 

@@ -15,6 +15,7 @@ from typing import Any
 import jsonschema
 from pydantic import ValidationError
 
+from deepsport.paths import resolve_video
 from deepsport.schemas import DIMENSIONS, QAItem, json_schema
 from deepsport.scoring import parse_choice, parse_number, parse_span
 
@@ -39,15 +40,6 @@ class Benchmark:
     path: Path
     items: list[QAItem] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
-
-
-def resolve_video(root: Path, relative: str) -> Path:
-    """The video's path under ``root``; raises ValueError for a path that escapes it."""
-    root = root.resolve()
-    path = (root / relative).resolve()
-    if not path.is_relative_to(root):
-        raise ValueError(f"video path '{relative}' escapes the video root {root}")
-    return path
 
 
 def load_benchmark(path: Path, video_root: Path | None = None) -> Benchmark:
@@ -106,7 +98,7 @@ def _check_item(item: QAItem, video_root: Path | None) -> list[str]:
         problems.append("evidence ends before it starts")
     if video_root is not None:
         try:
-            video = resolve_video(video_root, item.video)
+            video = resolve_video(video_root, item.video, must_exist=False)
         except ValueError as err:
             problems.append(str(err))
         else:

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from deepsport.conversation import image_to_data_url
+from deepsport.paths import resolve_video
 from deepsport.video import Video, VideoError
-from eval.benchmark import resolve_video
 from eval.report import Row, fmt, percent
 
 TRACK_WIDTH, THUMB_WIDTH, THUMB_HEIGHT = 960, 72, 48
@@ -197,7 +197,7 @@ def _timeline(row: Row, trajectory: dict[str, Any], video_root: Path | None) -> 
 def _thumbnails(video: str, times: list[float], video_root: Path) -> tuple[dict[float, str], str]:
     """Data URLs of the frames at ``times``, or none and a note saying why."""
     try:
-        with Video(resolve_video(video_root, video), max_pixels=THUMB_PIXELS) as opened:
+        with Video(resolve_video(video_root, video, must_exist=False), max_pixels=THUMB_PIXELS) as opened:
             return {t: image_to_data_url(opened.frames_at([t])[0].image, quality=70) for t in times}, ""
     except (VideoError, ValueError, OSError) as err:
         return {}, f" · thumbnails unavailable: {escape(str(err))}"

@@ -24,10 +24,10 @@ from deepsport.backends import ChatModel, GenerationConfig
 from deepsport.jobs import run_appending
 from deepsport.jsonl import read_jsonl
 from deepsport.judge import Judge, JudgeError
+from deepsport.paths import resolve_video
 from deepsport.schemas import QAItem
 from deepsport.scoring import score_answer
 from deepsport.tools import Budget
-from eval.benchmark import resolve_video
 
 CONFIG = "config.json"
 RESULTS = "results.jsonl"
@@ -159,7 +159,7 @@ def evaluate_item(agent: Agent, item: QAItem, video_root: Path, judge: Judge | N
     started = time.perf_counter()
     row: dict[str, Any] = {"id": item.id, "item": item.model_dump(mode="json")}
     try:
-        trajectory = agent.run(resolve_video(video_root, item.video), item.question)
+        trajectory = agent.run(resolve_video(video_root, item.video, must_exist=False), item.question)
     except Exception as err:  # noqa: BLE001 (one bad item must not stop a run of thousands)
         message = str(err).strip() or type(err).__name__
         return {**row, "status": "error", "error": message, "latency": time.perf_counter() - started}

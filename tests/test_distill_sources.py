@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from data_distill.paths import VideoPathError, resolve_video
 from data_distill.questions import TASK_TYPES, make_item, number, seconds
 from data_distill.sources import SOURCES, SourceError, load_source
+from deepsport.paths import VideoPathError, resolve_video
 from deepsport.schemas import DIMENSIONS, QAItem
 from deepsport.scoring import score_answer
 

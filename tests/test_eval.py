@@ -197,7 +197,7 @@ def test_validate_lists_every_bad_row_and_the_run_skips_them(bench, url, tmp_pat
         "row 4 (id n1): duplicate id",
         "row 5 (id t2): video nowhere.mp4 not found under",
         "row 6 (id t3): choice answer 'D' names none of the 2 options",
-        "row 7 (id t4): video path '../../etc/passwd' escapes the video root",
+        "row 7 (id t4): video '../../etc/passwd': a path relative to the video root may not use '..'",
         "row 8 (id t5): 'question' is a required property",
         "row 9 (id t6): unknown dimension 'vibes'",
         "1 valid items; 9 problems in 8 rows",

@@ -33,9 +33,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from data_distill.paths import VideoPathError, relative_video
 from data_distill.questions import FORMAT_HINTS, TASK_TYPES, item_id, make_item, seconds, span_text
 from data_distill.sources.common import SourceError, find_files, require_path
+from deepsport.paths import VideoPathError, relative_video
 from deepsport.schemas import DIMENSIONS, QAItem, Span
 from deepsport.scoring import parse_span, parse_time
 
