@@ -22,7 +22,7 @@ from deepsport.keyframes import initial_frames
 from deepsport.parsing import parse_turn
 from deepsport.prompts import question_message
 from deepsport.schemas import QAItem, Span, ToolCallRecord, Trajectory, TurnRecord
-from deepsport.tools import REGISTRY, Episode, Toolbox
+from deepsport.tools import REGISTRY, Episode, Toolbox, tool_names
 from rl.config import AgentSettings
 from rl.data import video_path
 
@@ -87,18 +87,14 @@ def _tool_method(name: str) -> Callable[..., list[dict[str, Any]]]:
     return method
 
 
-def tool_names(settings: AgentSettings) -> list[str]:
-    return list(REGISTRY) if settings.tools is None else list(settings.tools)
-
-
 def tool_schemas(settings: AgentSettings) -> list[dict[str, Any]]:
     """The JSON schemas the model is shown, exactly as ``Toolbox.schemas`` gives them to the agent."""
-    return [REGISTRY[name].schema() for name in tool_names(settings)]
+    return [REGISTRY[name].schema() for name in tool_names(settings.tools)]
 
 
 def environment_factory(settings: AgentSettings, video_root: str | Path) -> Callable[[], ToolEnvironment]:
     """A zero-argument factory for TRL: environments whose public methods are the configured tools."""
-    methods = {name: _tool_method(name) for name in tool_names(settings)}
+    methods = {name: _tool_method(name) for name in tool_names(settings.tools)}
     cls = type("DeepSportEnvironment", (ToolEnvironment,), methods)
     return functools.partial(cls, settings, video_root)
 

@@ -1,6 +1,16 @@
 """The agent's tool suite. Each tool is one module that registers itself on import."""
 
 from deepsport.tools import frames, pose, spot  # noqa: F401  (register choose_frames, estimate_pose, spot_actions)
-from deepsport.tools.base import REGISTRY, Budget, Episode, Tool, Toolbox, ToolError, ToolResult, register
+from deepsport.tools.base import (
+    REGISTRY,
+    Budget,
+    Episode,
+    Tool,
+    Toolbox,
+    ToolError,
+    ToolResult,
+    register,
+    tool_names,
+)
 
-__all__ = ["REGISTRY", "Budget", "Episode", "Tool", "ToolError", "ToolResult", "Toolbox", "register"]
+__all__ = ["REGISTRY", "Budget", "Episode", "Tool", "ToolError", "ToolResult", "Toolbox", "register", "tool_names"]

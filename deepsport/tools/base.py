@@ -125,20 +125,26 @@ def register(cls: type[Tool]) -> type[Tool]:
     return cls
 
 
+def tool_names(names: list[str] | None = None) -> list[str]:
+    """The tools to offer: `names` checked against the registry, or every registered tool that can run here
+    ([] means none: the no-tools baseline). Raises ValueError naming an unknown or unavailable tool."""
+    if names is None:
+        return [n for n, tool in REGISTRY.items() if tool.missing() is None]
+    unknown = [n for n in names if n not in REGISTRY]
+    if unknown:
+        raise ValueError(f"unknown tool(s) {unknown}; available: {sorted(REGISTRY)}")
+    missing = [f"{n} cannot run: {REGISTRY[n].missing()}" for n in names if REGISTRY[n].missing()]
+    if missing:
+        raise ValueError("; ".join(missing))
+    return list(names)
+
+
 class Toolbox:
     """The tools of one episode, called by name with arguments straight from the model."""
 
     def __init__(self, episode: Episode, names: list[str] | None = None) -> None:
-        unknown = [n for n in names or [] if n not in REGISTRY]
-        if unknown:
-            raise ValueError(f"unknown tool(s) {unknown}; available: {sorted(REGISTRY)}")
-        missing = [f"{n} cannot run: {REGISTRY[n].missing()}" for n in names or [] if REGISTRY[n].missing()]
-        if missing:
-            raise ValueError("; ".join(missing))
         self.episode = episode
-        if names is None:  # every registered tool that can run here ([] means none: the no-tools baseline)
-            names = [n for n, tool in REGISTRY.items() if tool.missing() is None]
-        self.tools = {n: REGISTRY[n](episode) for n in names}
+        self.tools = {n: REGISTRY[n](episode) for n in tool_names(names)}
         self.validators = {n: jsonschema.Draft202012Validator(t.parameters) for n, t in self.tools.items()}
 
     def schemas(self) -> list[dict[str, Any]]:
