@@ -5,30 +5,27 @@ its maximum throughput is SLOTS / LATENCY requests per second. The teacher step 
 synthetic videos with a keyframe every 2 s, one request per question here) must reach at least 0.9x that.
 Then the same questions again with the outputs removed: every request is answered by the response cache.
 
-    .venv/bin/python benchmarks/bench_distill.py [--items 240] [--latency 0.5] [--slots 8]
+    .venv/bin/python -m benchmarks.bench_distill [--items 240] [--latency 0.5] [--slots 8]
 """
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 from rich.console import Console
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import check  # noqa: E402
-
-from data_distill.config import DistillConfig, EndpointConfig, TeacherConfig  # noqa: E402
-from data_distill.pipeline import step_teacher, workspace  # noqa: E402
-from deepsport.agent import AgentConfig  # noqa: E402
-from deepsport.dev.endpoint import LocalEndpoint, Reply, completion  # noqa: E402
-from deepsport.dev.synthetic import make_video  # noqa: E402
-from deepsport.jsonl import JsonlAppender  # noqa: E402
-from deepsport.schemas import QAItem  # noqa: E402
+from benchmarks.common import check
+from data_distill.config import DistillConfig, EndpointConfig, TeacherConfig
+from data_distill.pipeline import step_teacher, workspace
+from deepsport.agent import AgentConfig
+from deepsport.dev.endpoint import LocalEndpoint, Reply, completion
+from deepsport.dev.synthetic import make_video
+from deepsport.jsonl import JsonlAppender
+from deepsport.schemas import QAItem
 
 VIDEOS = 8
 
