@@ -95,11 +95,10 @@ class Agent:
         return trajectory
 
     def _loop(self, messages: list[Message], toolbox: Toolbox, traj: Trajectory, observer: Observer) -> None:
-        budget = self.config.budget
-        for index in range(budget.max_turns):
-            final = index == budget.max_turns - 1 or toolbox.episode.frames_left == 0
-            if final:
-                messages.append(text_message("user", FINAL_PROMPT))
+        episode = toolbox.episode
+        if answer_now(episode, 0):  # one turn in all: ask for the answer with the question
+            messages.append(text_message("user", FINAL_PROMPT))
+        for index in range(episode.budget.max_turns):
             try:
                 completion = self.model.chat(messages, self.config.generation)
             except BackendError as err:
@@ -116,12 +115,15 @@ class Agent:
             if not parsed.tagged and parsed.rest:
                 traj.answer, traj.stop_reason = parsed.rest, "untagged_answer"
                 return
-            if final:
+            if answer_now(episode, index):
                 return
-            if parsed.tagged:
-                messages.extend(self._run_calls(index, parsed, toolbox, traj, observer))
+            replies = self._run_calls(index, parsed, toolbox, traj, observer) if parsed.tagged else []
+            if not answer_now(episode, index + 1):
+                messages.extend(replies or [text_message("user", NUDGE_PROMPT)])
+            elif replies:  # the request for the answer follows the last tool result
+                messages.extend([*replies[:-1], with_final_prompt(replies[-1])])
             else:
-                messages.append(text_message("user", NUDGE_PROMPT))
+                messages.append(text_message("user", FINAL_PROMPT))
 
     def _run_calls(
         self, index: int, parsed: ParsedTurn, toolbox: Toolbox, traj: Trajectory, observer: Observer
@@ -149,6 +151,16 @@ class Agent:
             observer.tool(record)
             replies.append(tool_message(result))
         return replies
+
+
+def answer_now(episode: Episode, turn: int) -> bool:
+    """Whether turn `turn` must give the answer: it is the last one, or the tools' frame budget is spent."""
+    return turn >= episode.budget.max_turns - 1 or episode.frames_left == 0
+
+
+def with_final_prompt(message: Message) -> Message:
+    """The tool message that ends the tool phase, with the request for the final answer after its result."""
+    return {**message, "content": [*message["content"], {"type": "text", "text": f"\n{FINAL_PROMPT}"}]}
 
 
 def tool_message(result: ToolResult) -> Message:

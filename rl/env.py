@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from deepsport.agent import tool_message
+from deepsport.agent import answer_now, tool_message, with_final_prompt
 from deepsport.keyframes import initial_frames
 from deepsport.parsing import parse_turn
 from deepsport.prompts import question_message
@@ -68,7 +68,12 @@ class ToolEnvironment:
             seconds=seconds,
         )
         self.records.append(record)
-        return tool_message(result)["content"]
+        message = tool_message(result)
+        # As the agent: once the budget is spent, the result ends with the request for the answer. TRL's loop
+        # does not tell turns apart, so each call counts as one turn (the agent allows several per turn).
+        if answer_now(self.episode, len(self.records)):
+            message = with_final_prompt(message)
+        return message["content"]
 
     def _close(self) -> None:
         if self.toolbox is not None:

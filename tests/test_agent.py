@@ -1,5 +1,7 @@
 """The agent loop driven by recorded model turns (ReplayChatModel) over the real tools and real videos."""
 
+import json
+
 import jsonschema
 import pytest
 
@@ -85,13 +87,24 @@ def test_a_model_that_never_answers_gets_a_last_turn_then_stops(video):
     trajectory = run(video, calls, budget=Budget(max_turns=4))
     assert trajectory.answer is None and trajectory.stop_reason == "no_answer"
     assert len(trajectory.turns) == 4 and len(trajectory.tool_calls) == 3  # the last turn's call is not run
-    assert trajectory.messages[-2] == {"role": "user", "content": FINAL_PROMPT}
+    assert roles(trajectory)[-3:] == ["assistant", "tool", "assistant"]  # no extra user turn before the last
+    assert trajectory.messages[-2]["content"][-1] == {"type": "text", "text": f"\n{FINAL_PROMPT}"}
+    assert sum(FINAL_PROMPT in json.dumps(m) for m in trajectory.messages) == 1
 
 
 def test_spent_frame_budget_asks_for_the_answer(video):
     trajectory = run(video, [CALL, ANSWER], budget=Budget(total_frames=4))
     assert trajectory.answer == "7"
-    assert trajectory.messages[-2] == {"role": "user", "content": FINAL_PROMPT}
+    assert roles(trajectory) == ["system", "user", "assistant", "tool", "assistant"]
+    assert trajectory.messages[3]["content"][-1] == {"type": "text", "text": f"\n{FINAL_PROMPT}"}
+
+
+def test_one_turn_asks_for_the_answer_with_the_question_and_a_nudge_before_the_last_turn_asks_for_it(video):
+    trajectory = run(video, [ANSWER], budget=Budget(max_turns=1))
+    assert roles(trajectory) == ["system", "user", "user", "assistant"]
+    assert trajectory.messages[2] == {"role": "user", "content": FINAL_PROMPT}
+    trajectory = run(video, ["<think>Hmm.</think>", ANSWER], budget=Budget(max_turns=2))
+    assert trajectory.messages[3] == {"role": "user", "content": FINAL_PROMPT}
 
 
 def test_untagged_answer_and_thought_only_turns(video):
