@@ -17,16 +17,16 @@ see it; an earlier digit version stayed at chance, so tool use could not pay.) S
 
 Targets: ≥ 90% well-formed tool calls after SFT, and GRPO accuracy above SFT accuracy.
 
-Settings: 60 oracle trajectories, SFT 70 steps (batch 6, lr 3e-3); GRPO on 64 questions, 50 steps of 16 rollouts
-(8 per question, temperature 0.8, beta 0.02, lr 1e-3); 48 held-out questions; seed 0.
+Settings: 60 oracle trajectories, SFT 100 steps (batch 6, lr 3e-3); GRPO on 64 questions, 50 steps of 16 rollouts
+(8 per question, temperature 0.8, beta 0.02, lr 5e-4); 48 held-out questions; seed 0.
 
-Last measured (2 busy cores): after SFT 100% well-formed tool calls, 100% tool-call rate, accuracy 35% (chance:
-the colour is not yet read at 70 steps; a plain training loop reads it after ~125 steps of batch 6). GRPO was not
-run to the end (~30 s per step on the busy machine). With the learning rate at 0, its first rollouts of the SFT
-model call the tool 88-94% of the time and only 69-75% are well formed, while the same model run through the
-agent at the same temperature is 100% well formed: after a call that spends the frame budget, ``deepsport ask``
-adds the "budget is spent, answer now" user turn, which TRL's tool loop cannot add, so GRPO's rollouts continue
-from a context the SFT data never showed.
+Last measured (2 quiet cores, 4.9 min in all: data 10 s, SFT 75 s, GRPO 178 s, the rest evaluation):
+  after SFT:  100% well-formed tool calls, 100% tool-call rate, accuracy 60.4% (29/48)
+  after GRPO: 100% well-formed tool calls, 100% tool-call rate, accuracy 75.0% (36/48)
+During GRPO, reward/accuracy rose from 0.36 (steps 1-5) to 0.59 (steps 46-50) while the tool-call rate of the
+sampled rollouts stayed at 0.70-0.86. Those sampled rollouts are less often well formed (format gate 0.60-0.80)
+than the same model's sampled runs through the agent (100%); not yet explained, a likely cause being that TRL
+parses tool calls strictly while the agent's parser also runs a call with slightly malformed JSON. One seed only.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ AGENT_OVERRIDES = [
     "agent.budget.frames_per_call=4",
     "agent.budget.total_frames=4",
 ]
-SFT_STEPS, RL_STEPS, RL_LR, TEMPERATURE, BETA = 70, 50, 1e-3, 0.8, 0.02
+SFT_STEPS, RL_STEPS, RL_LR, TEMPERATURE, BETA = 100, 50, 5e-4, 0.8, 0.02
 TINY = ["model.dtype=float32", "model.attn_implementation=null", "model.freeze_vision=false", "train.report_to=[none]"]
 
 
