@@ -18,10 +18,10 @@ from typing import Any
 
 from deepsport.judge import Judge
 from deepsport.schemas import QAItem
-from rl.config import GRPOJob, write_resolved
+from rl.config import GRPOJob
 from rl.data import DataError, load_split
 from rl.env import assistant_turns, environment_factory, rollout_trajectory, tool_schemas
-from rl.models import load_model, load_processor, resume_checkpoint, save_final
+from rl.models import load_model, load_processor, train_and_save
 from rl.rewards import reward
 
 COLUMNS = ("id", "video", "qa")
@@ -152,11 +152,7 @@ def build_trainer(config: GRPOJob):
 
 def run(config: GRPOJob) -> Path:
     """Train (resuming from the last checkpoint), save the final model to ``<output_dir>/final``; return it."""
-    output_dir = Path(config.train.output_dir)
-    write_resolved(config, output_dir)
-    trainer = build_trainer(config)
-    trainer.train(resume_from_checkpoint=resume_checkpoint(output_dir, config.resume))
-    return save_final(trainer.model, trainer.processing_class, output_dir / "final")
+    return train_and_save(config, build_trainer)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
-from transformers import AutoModelForImageTextToText, AutoProcessor, PreTrainedModel, ProcessorMixin
+from transformers import AutoModelForImageTextToText, AutoProcessor, PreTrainedModel, ProcessorMixin, Trainer
 from transformers.trainer_utils import get_last_checkpoint
 
 from deepsport.prompts import chat_template
-from rl.config import ModelSettings
+from rl.config import GRPOJob, ModelSettings, SFTJob, write_resolved
 
 VISION_PREFIXES = ("visual", "model.visual")
 
@@ -59,10 +61,15 @@ def load_model(settings: ModelSettings) -> PreTrainedModel:
     return model
 
 
-def resume_checkpoint(output_dir: str | Path, resume: bool) -> str | None:
-    """The last ``checkpoint-N`` in ``output_dir`` when resuming, else None."""
-    path = Path(output_dir)
-    return get_last_checkpoint(str(path)) if resume and path.is_dir() else None
+def train_and_save(config: SFTJob | GRPOJob, build_trainer: Callable[[Any], Trainer]) -> Path:
+    """Write the resolved config, train (from the last checkpoint when resuming) and save the final model to
+    ``<output_dir>/final``, which ``deepsport ask --model`` loads; return that path."""
+    output_dir = Path(config.train.output_dir)
+    write_resolved(config, output_dir)
+    trainer = build_trainer(config)
+    last = get_last_checkpoint(str(output_dir)) if config.resume and output_dir.is_dir() else None
+    trainer.train(resume_from_checkpoint=last)
+    return save_final(trainer.model, trainer.processing_class, output_dir / "final")
 
 
 def save_final(model: PreTrainedModel, processor: ProcessorMixin, out: str | Path) -> Path:

@@ -18,9 +18,9 @@ from typing import Any
 from transformers import BatchFeature, ProcessorMixin
 
 from deepsport.dev.memorize import training_batch
-from rl.config import SFTJob, write_resolved
+from rl.config import SFTJob
 from rl.data import load_split, sft_transform
-from rl.models import load_model, load_processor, resume_checkpoint, save_final
+from rl.models import load_model, load_processor, train_and_save
 
 COLUMNS = ("video", "trajectory")
 
@@ -62,11 +62,7 @@ def build_trainer(config: SFTJob):
 
 def run(config: SFTJob) -> Path:
     """Train (resuming from the last checkpoint), save the final model to ``<output_dir>/final``; return it."""
-    output_dir = Path(config.train.output_dir)
-    write_resolved(config, output_dir)
-    trainer = build_trainer(config)
-    trainer.train(resume_from_checkpoint=resume_checkpoint(output_dir, config.resume))
-    return save_final(trainer.model, trainer.processing_class, output_dir / "final")
+    return train_and_save(config, build_trainer)
 
 
 def main(argv: list[str] | None = None) -> None:
