@@ -135,22 +135,28 @@ class Agent:
             if n >= limit:
                 replies.append(tool_message(ToolResult(f"Error: only {limit} tool calls run per turn.", ok=False)))
                 break
-            result, seconds = toolbox.call(call.name, call.arguments)
-            record = ToolCallRecord(
-                turn=index,
-                name=call.name,
-                arguments=call.arguments,
-                ok=result.ok,
-                result=result.text,
-                window=result.window,
-                frame_times=[f.time for f in result.frames],
-                seconds=seconds,
-            )
+            result, record = run_tool(toolbox, index, call.name, call.arguments)
             traj.tool_calls.append(record)
             traj.frame_times.extend(record.frame_times)
             observer.tool(record)
             replies.append(tool_message(result))
         return replies
+
+
+def run_tool(toolbox: Toolbox, turn: int, name: str, arguments: dict[str, Any]) -> tuple[ToolResult, ToolCallRecord]:
+    """Run one tool call (never raises) and the record a trajectory keeps of it."""
+    result, seconds = toolbox.call(name, arguments)
+    record = ToolCallRecord(
+        turn=turn,
+        name=name,
+        arguments=arguments,
+        ok=result.ok,
+        result=result.text,
+        window=result.window,
+        frame_times=[f.time for f in result.frames],
+        seconds=seconds,
+    )
+    return result, record
 
 
 def answer_now(episode: Episode, turn: int) -> bool:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from deepsport.agent import answer_now, tool_message, with_final_prompt
+from deepsport.agent import answer_now, run_tool, tool_message, with_final_prompt
 from deepsport.keyframes import initial_frames
 from deepsport.parsing import parse_turn
 from deepsport.prompts import question_message
@@ -56,17 +56,7 @@ class ToolEnvironment:
         return question_message(frames, self.episode.duration, self.item.question)["content"]
 
     def _call(self, name: str, arguments: dict[str, Any]) -> list[dict[str, Any]]:
-        result, seconds = self.toolbox.call(name, arguments)
-        record = ToolCallRecord(
-            turn=-1,  # set by rollout_trajectory, which sees the turns
-            name=name,
-            arguments=arguments,
-            ok=result.ok,
-            result=result.text,
-            window=result.window,
-            frame_times=[frame.time for frame in result.frames],
-            seconds=seconds,
-        )
+        result, record = run_tool(self.toolbox, -1, name, arguments)  # the turn is set by rollout_trajectory
         self.records.append(record)
         message = tool_message(result)
         # As the agent: once the budget is spent, the result ends with the request for the answer. TRL's loop
