@@ -60,6 +60,15 @@ def find_files(folder: Path, patterns: Sequence[str]) -> list[Path]:
     return sorted({p for pattern in patterns for p in folder.rglob(pattern) if p.is_file()})
 
 
+def annotation_files(path: Path, patterns: Sequence[str], missing: str) -> list[Path]:
+    """``path`` itself when it is a file, else the files under it matching ``patterns``; when there are none, a
+    SourceError "<path>: <missing>"."""
+    files = [path] if path.is_file() else find_files(path, patterns)
+    if not files:
+        raise SourceError(f"{path}: {missing}")
+    return files
+
+
 def folder_name(file: Path, root: Path) -> str:
     """The name of ``file``'s folder relative to ``root``; a file directly in ``root`` gives ``root``'s own name."""
     return file.parent.relative_to(root if file.parent != root else root.parent).as_posix()

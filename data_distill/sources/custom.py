@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from data_distill.questions import FORMAT_HINTS, TASK_TYPES, item_id, make_item, seconds, span_text
-from data_distill.sources.common import SourceError, find_files, require_path
+from data_distill.sources.common import SourceError, annotation_files, require_path
 from deepsport.paths import VideoPathError, relative_video
 from deepsport.schemas import DIMENSIONS, QAItem, Span
 from deepsport.scoring import parse_span, parse_time
@@ -46,11 +46,11 @@ ANSWER_TYPES = ("choice", "number", "time_span", "text")
 def load(path: Path, *, sport: str = "unknown", min_gap: float = 3.0, tolerance: float = 2.0) -> Iterator[QAItem]:
     """Items from every CSV/JSONL file at ``path`` (see the module docstring for the columns)."""
     path = require_path(Path(path), "a CSV or JSONL file of events or questions, or a folder of them")
-    files = [path] if path.is_file() else find_files(path, ["*.csv", "*.jsonl"])
-    if not files:
-        raise SourceError(
-            f"{path}: no .csv or .jsonl file; expected events or questions (see data_distill/sources/custom.py)"
-        )
+    files = annotation_files(
+        path,
+        ["*.csv", "*.jsonl"],
+        "no .csv or .jsonl file; expected events or questions (see data_distill/sources/custom.py)",
+    )
     for file in files:
         rows = list(read_rows(file))
         columns = set().union(*(row.keys() for _, row in rows)) if rows else set()

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from data_distill.questions import make_item, seconds
-from data_distill.sources.common import SourceError, find_files, require_path
+from data_distill.sources.common import SourceError, annotation_files, require_path
 from deepsport.schemas import QAItem, Span
 
 SOURCE = "penn_action"
@@ -68,9 +68,7 @@ def load(
 ) -> Iterator[QAItem]:
     """Items for every .mat label file under ``path`` (see the module docstring)."""
     path = require_path(Path(path), "a Penn Action labels folder or .mat file")
-    files = [path] if path.is_file() else find_files(path, ["*.mat"])
-    if not files:
-        raise SourceError(f"{path}: no .mat label files; expected {EXPECTED}")
+    files = annotation_files(path, ["*.mat"], f"no .mat label files; expected {EXPECTED}")
     for file in files:
         label = read_label(file)
         video = video_template.format(id=file.stem)

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from data_distill.questions import make_item, seconds
-from data_distill.sources.common import SourceError, find_files, folder_name, read_json, require_path
+from data_distill.sources.common import SourceError, annotation_files, folder_name, read_json, require_path
 from deepsport.schemas import QAItem, Span
 from deepsport.scoring import normalize_text
 
@@ -38,9 +38,9 @@ def load(
 ) -> Iterator[QAItem]:
     """Commentary items for every ASR file under ``path`` (see the module docstring)."""
     path = require_path(Path(path), "a SoccerNet-Echoes folder or <half>_asr.json file")
-    files = [path] if path.is_file() else find_files(path, ["*asr*.json"])
-    if not files:
-        raise SourceError(f"{path}: no *_asr.json file in this folder or below it; expected {EXPECTED}")
+    files = annotation_files(
+        path, ["*asr*.json"], f"no *_asr.json file in this folder or below it; expected {EXPECTED}"
+    )
     root = path if path.is_dir() else path.parent
     for file in files:
         half = _HALF.search(file.name)

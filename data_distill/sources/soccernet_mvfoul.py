@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from data_distill.questions import make_item
-from data_distill.sources.common import SourceError, find_files, folder_name, read_json, require_path
+from data_distill.sources.common import SourceError, annotation_files, folder_name, read_json, require_path
 from deepsport.schemas import QAItem
 
 SOURCE = "soccernet_mvfoul"
@@ -34,9 +34,9 @@ ACTION_CLASSES = ("Tackling", "Standing tackling", "High leg", "Holding", "Pushi
 def load(path: Path, *, all_clips: bool = False) -> Iterator[QAItem]:
     """Refereeing items for every action under ``path`` (see the module docstring)."""
     path = require_path(Path(path), "a SoccerNet-MVFouls folder or annotations.json")
-    files = [path] if path.is_file() else find_files(path, ["annotations*.json"])
-    if not files:
-        raise SourceError(f"{path}: no annotations.json in this folder or below it; expected {EXPECTED}")
+    files = annotation_files(
+        path, ["annotations*.json"], f"no annotations.json in this folder or below it; expected {EXPECTED}"
+    )
     root = path if path.is_dir() else path.parent
     for file in files:
         data = read_json(file, EXPECTED)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from data_distill.questions import FORMAT_HINTS, item_id
-from data_distill.sources.common import SourceError, find_files, read_json, require_path
+from data_distill.sources.common import SourceError, annotation_files, read_json, require_path
 from deepsport.schemas import QAItem
 
 SOURCE = "sportu"
@@ -34,9 +34,11 @@ _RULES = re.compile(r"\b(foul|violation|rule|penalt|offside|illegal|error|refere
 def load(path: Path, *, video_template: str = "{id}.mp4") -> Iterator[QAItem]:
     """The questions of every SPORTU file under ``path`` (see the module docstring)."""
     path = require_path(Path(path), "a SPORTU folder or question file")
-    files = [path] if path.is_file() else find_files(path, ["SportU_*.json", "SportU*video*.json"])
-    if not files:
-        raise SourceError(f"{path}: no SportU_Video_mc.json or SportU_video_oe.json; expected {EXPECTED}")
+    files = annotation_files(
+        path,
+        ["SportU_*.json", "SportU*video*.json"],
+        f"no SportU_Video_mc.json or SportU_video_oe.json; expected {EXPECTED}",
+    )
     for file in files:
         records = read_json(file, EXPECTED)
         if not isinstance(records, list):
