@@ -70,7 +70,7 @@ AGENT_OVERRIDES = [
     "agent.budget.total_frames=4",
 ]
 SFT_STEPS, RL_STEPS, RL_LR, TEMPERATURE, BETA = 100, 50, 5e-4, 0.8, 0.02
-TINY = ["model.dtype=float32", "model.attn_implementation=null", "model.freeze_vision=false", "train.report_to=[none]"]
+TINY = ["model.dtype=float32", "model.freeze_vision=false", "train.report_to=[none]"]
 
 
 def make_items(root: Path, split: str, count: int, rng: random.Random) -> list[QAItem]:
@@ -186,7 +186,7 @@ def main() -> None:
             "train.warmup_steps=0",
             "train.per_device_train_batch_size=6",
             "train.gradient_accumulation_steps=1",
-            "train.gradient_checkpointing=false",
+            "train.activation_checkpointing=false",
             "train.logging_steps=10",
             "train.save_steps=1000",
             "data.curriculum.enabled=false",
@@ -216,7 +216,7 @@ def main() -> None:
             f"train.temperature={args.temperature}",
             f"train.beta={args.beta}",
             "train.max_completion_length=512",
-            "train.gradient_checkpointing=false",
+            "train.activation_checkpointing=false",
             "train.logging_steps=5",
             "train.save_steps=1000",
             "train.log_completions=false",

@@ -31,7 +31,7 @@ class LoraSettings:
 class ModelSettings:
     name_or_path: str = "Qwen/Qwen3-VL-8B-Instruct"  # hub id or local checkpoint (Qwen3-VL or Qwen2.5-VL)
     dtype: Literal["float32", "bfloat16", "float16"] = "bfloat16"
-    attn_implementation: str | None = None  # e.g. flash_attention_2 on GPUs
+    attn_implementation: str = "auto"  # auto: flash_attention_2 when flash-attn is installed (CUDA), else sdpa
     freeze_vision: bool = False  # full fine-tuning only: keep the vision tower as it is
     lora: LoraSettings = field(default_factory=LoraSettings)
 
@@ -72,7 +72,7 @@ class OptimSettings:
     save_steps: int = 200
     save_total_limit: int | None = 3
     seed: int = 0
-    gradient_checkpointing: bool = True
+    activation_checkpointing: bool = True
     report_to: list[str] = field(default_factory=lambda: ["none"])  # e.g. [wandb], [tensorboard]
 
 

@@ -7,10 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from accelerate import PartialState
 from transformers import AutoModelForImageTextToText, AutoProcessor, PreTrainedModel, ProcessorMixin, Trainer
 from transformers.trainer_utils import get_last_checkpoint
 
-from deepsport.prompts import chat_template
+from deepsport.console import console
+from deepsport.hf import attention_implementation, with_tool_template
 from rl.config import GRPOJob, ModelSettings, SFTJob, write_resolved
 
 VISION_PREFIXES = ("visual", "model.visual")
@@ -29,17 +31,19 @@ def load_processor(name_or_path: str) -> ProcessorMixin:
     if "tool_response" not in (processor.chat_template or ""):
         from trl.chat_template_utils import qwen3_template
 
-        processor.chat_template = chat_template("qwen2_5_vl_tools")
+        with_tool_template(processor)
         processor.tokenizer.response_template = qwen3_template
     return processor
 
 
 def load_model(settings: ModelSettings) -> PreTrainedModel:
-    """The model in the configured dtype, LoRA-wrapped or with a frozen vision tower as configured."""
+    """The model in the configured dtype and attention kernel (logged), LoRA-wrapped or with a frozen vision tower
+    as configured."""
+    attention = attention_implementation(settings.attn_implementation)
+    if PartialState().is_main_process:
+        console.print(f"Loading {settings.name_or_path} ({settings.dtype}, attention: {attention})")
     model = AutoModelForImageTextToText.from_pretrained(
-        settings.name_or_path,
-        dtype=getattr(torch, settings.dtype),
-        attn_implementation=settings.attn_implementation,
+        settings.name_or_path, dtype=getattr(torch, settings.dtype), attn_implementation=attention
     )
     if settings.lora.enabled:
         from peft import LoraConfig, get_peft_model

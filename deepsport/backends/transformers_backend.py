@@ -5,7 +5,7 @@ previous call and the token ids (and image fingerprints) it covers; a new prompt
 prefills its new tokens, and only its new images go through the vision encoder. Any other prompt crops the
 cache to the longest shared prefix (down to nothing for a different conversation).
 
-How this works in transformers 5.23: ``generate`` continues from ``past_key_values`` when given the full
+How this works in transformers 5.24: ``generate`` continues from the ``cache`` it is given with the full
 ``input_ids``, slicing off the cached part itself. Two things are ours to provide: the features of the new
 images only, as ``mm_encoder_outputs`` (raw ``pixel_values`` of the whole conversation would not match the
 image tokens left after slicing), and M-RoPE positions computed over the whole sequence, which ``generate``
@@ -30,7 +30,7 @@ from transformers import AutoModelForImageTextToText, AutoProcessor, BatchFeatur
 from transformers import GenerationConfig as HFGenerationConfig
 
 from deepsport.backends.base import BackendError, Completion, GenerationConfig, Message
-from deepsport.prompts import chat_template
+from deepsport.hf import attention_implementation, with_tool_template
 
 ImageKey = tuple[tuple[int, ...], str]  # (grid t, h, w) and a digest of the image's pixel rows
 
@@ -69,7 +69,10 @@ class TransformersChatModel:
         try:
             self.processor = AutoProcessor.from_pretrained(model)
             self.model = AutoModelForImageTextToText.from_pretrained(
-                model, dtype=torch_dtype, device_map=str(target), attn_implementation=attn_implementation
+                model,
+                dtype=torch_dtype,
+                device_map=str(target),
+                attn_implementation=attention_implementation(attn_implementation, target),
             ).eval()
         except torch.OutOfMemoryError as e:
             raise BackendError(
@@ -79,8 +82,7 @@ class TransformersChatModel:
         except Exception as e:
             raise BackendError(_load_error(model, e)) from e
         self.device = self.model.device
-        if self.model.config.model_type == "qwen2_5_vl" and "tool_response" not in (self.processor.chat_template or ""):
-            self.processor.chat_template = chat_template("qwen2_5_vl_tools")
+        with_tool_template(self.processor)
         tokenizer = self.processor.tokenizer
         self._image_token_id: int = self.model.config.image_token_id
         self._merge = self.processor.image_processor.merge_size
@@ -131,7 +133,7 @@ class TransformersChatModel:
                 torch.manual_seed(config.seed)
             self.model.model.rope_deltas = None  # M-RoPE positions are recomputed over the whole sequence
             out = self.model.generate(
-                **kwargs, past_key_values=cache, generation_config=self._generation_config(config, output_logits)
+                **kwargs, cache=cache, generation_config=self._generation_config(config, output_logits)
             )
             sequence = out.sequences[0].cpu()
             self._prefix = _CachedPrefix(cache, sequence[: cache.get_seq_length()], images)
