@@ -6,9 +6,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+from deepsport.console import console, fail
 
 app = typer.Typer(no_args_is_help=True, help="Make SFT and RL datasets from annotated sports video.")
 
@@ -19,13 +20,6 @@ ShardOption = Annotated[
 Overrides = Annotated[list[str] | None, typer.Argument(help="Config overrides: key.sub=value ...")]
 TeacherOption = Annotated[str | None, typer.Option(help="oracle (offline, from annotations) or api (endpoint).")]
 DEFAULT_CONFIG = Path("configs/distill.yaml")
-console = Console(highlight=False)
-
-
-def fail(message: str) -> typer.Exit:
-    from deepsport.cli import fail as one_line_error  # imported late: deepsport.cli imports this module
-
-    return one_line_error(message)
 
 
 def _setup(config_path: Path, overrides: list[str] | None, shard: str | None, teacher: str | None = None) -> Any:

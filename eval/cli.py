@@ -8,26 +8,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 from rich.markup import escape
 from rich.table import Table
-from typer.core import TyperGroup
 
-import deepsport.cli as base  # its consoles and fail(); imported by it, so read at call time
-
-
-class _RunByDefault(TyperGroup):
-    """``deepsport eval --benchmark B ...`` means ``deepsport eval run --benchmark B ...``."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
-            args = ["run", *args]
-        return super().parse_args(ctx, args)
-
+from deepsport.console import console, default_command, err_console, fail
 
 app = typer.Typer(
-    cls=_RunByDefault,
+    cls=default_command("run"),
     no_args_is_help=True,
     help="Evaluate on a benchmark: `eval --benchmark B --model M` (run), validate, score, report, compare.",
 )
@@ -85,22 +73,22 @@ def run(
     from eval.runner import RunConfig, RunError, open_run, select
 
     if backend not in BACKENDS:
-        raise base.fail(f"unknown --backend '{backend}'; choose one of: {', '.join(BACKENDS)}")
+        raise fail(f"unknown --backend '{backend}'; choose one of: {', '.join(BACKENDS)}")
     if sampling not in SAMPLINGS:
-        raise base.fail(f"unknown --sampling '{sampling}'; choose one of: {', '.join(SAMPLINGS)}")
+        raise fail(f"unknown --sampling '{sampling}'; choose one of: {', '.join(SAMPLINGS)}")
     root = video_root or benchmark.resolve().parent
     try:
         loaded = load_benchmark(benchmark, root)
     except BenchmarkError as err:
-        raise base.fail(str(err)) from None
+        raise fail(str(err)) from None
     if loaded.problems:
-        base.err_console.print(
+        err_console.print(
             f"[yellow]{len(loaded.problems)} problems in the benchmark; those rows are skipped[/] "
             f"(list them with: deepsport eval validate {escape(str(benchmark))} --video-root {escape(str(root))})"
         )
     items = select(loaded.items, _split(sports), _split(dimensions), limit)
     if not items:
-        raise base.fail("no benchmark items match --sports/--dimensions; see the names with `deepsport eval validate`")
+        raise fail("no benchmark items match --sports/--dimensions; see the names with `deepsport eval validate`")
     config = RunConfig(
         benchmark=str(benchmark.resolve()),
         model=model,
@@ -118,21 +106,21 @@ def run(
     try:
         open_run(out, config)
     except RunError as err:
-        raise base.fail(str(err)) from None
+        raise fail(str(err)) from None
     judge = _judge(out, judge_model, judge_base_url, judge_api_key_env, judge_cache)
     workers = concurrency if backend == "openai" else 1
     try:
-        with base.err_console.status(f"Loading {escape(model)} ({backend})…"):
+        with err_console.status(f"Loading {escape(model)} ({backend})…"):
             chat_model = load_chat_model(model, backend, base_url=base_url, api_key_env=api_key_env, device=device)
     except BackendError as err:
-        raise base.fail(str(err)) from None
+        raise fail(str(err)) from None
     try:
         progress = _run_with_bar(chat_model, config, items, out, root, workers, judge)
     except KeyboardInterrupt:
-        raise base.fail(f"interrupted; finished items are saved in {out}: run the same command to resume") from None
+        raise fail(f"interrupted; finished items are saved in {out}: run the same command to resume") from None
     finally:
         chat_model.close()
-    base.console.print(
+    console.print(
         f"{progress.done} items answered now, {progress.skipped} already done, {progress.errors} errors; "
         f"results in {escape(str(out))}"
     )
@@ -151,11 +139,11 @@ def validate(
     try:
         loaded = load_benchmark(benchmark, root)
     except BenchmarkError as err:
-        raise base.fail(str(err)) from None
+        raise fail(str(err)) from None
     for problem in loaded.problems:
-        base.console.print(escape(str(problem)), soft_wrap=True)
+        console.print(escape(str(problem)), soft_wrap=True)
     rows = len({p.row for p in loaded.problems})
-    base.console.print(f"{len(loaded.items)} valid items; {len(loaded.problems)} problems in {rows} rows")
+    console.print(f"{len(loaded.items)} valid items; {len(loaded.problems)} problems in {rows} rows")
     if loaded.problems:
         raise typer.Exit(1)
 
@@ -176,11 +164,11 @@ def score(
     config = _saved_config(run_dir)
     judge = _judge(run_dir, judge_model, judge_base_url, judge_api_key_env, judge_cache)
     try:
-        with base.err_console.status("Scoring…"):
+        with err_console.status("Scoring…"):
             methods = rescore(run_dir, judge)
     except RunError as err:
-        raise base.fail(str(err)) from None
-    base.console.print("Scored by: " + ", ".join(f"{k} {v}" for k, v in sorted(methods.items())))
+        raise fail(str(err)) from None
+    console.print("Scored by: " + ", ".join(f"{k} {v}" for k, v in sorted(methods.items())))
     _write_reports(run_dir, video_root or Path(config["benchmark"]).parent, thumbnail_items)
 
 
@@ -209,27 +197,27 @@ def compare(
     try:
         rows_a, rows_b = load_results(run_a), load_results(run_b)
     except RunError as err:
-        raise base.fail(str(err)) from None
+        raise fail(str(err)) from None
     if not rows_a or not rows_b:
-        raise base.fail(f"{run_a if not rows_a else run_b} has no results; run `deepsport eval run` first")
+        raise fail(f"{run_a if not rows_a else run_b} has no results; run `deepsport eval run` first")
     result = compare_runs(rows_a, rows_b)
     table = Table("dimension", "items", "A", "B", "B − A", title=f"A: {run_a}   B: {run_b}")
     for name, stats in result["dimensions"].items():
         delta = "–" if stats["delta"] is None else f"{100 * stats['delta']:+.1f}"
         table.add_row(escape(name), str(stats["items"]), percent(stats["a"]), percent(stats["b"]), delta)
-    base.console.print(table)
+    console.print(table)
     flips = result["flips"]
     better = sum(f.improved for f in flips)
-    base.console.print(f"{len(flips)} items flipped: {better} wrong → right, {len(flips) - better} right → wrong")
+    console.print(f"{len(flips)} items flipped: {better} wrong → right, {len(flips) - better} right → wrong")
     for flip in flips[:show]:
         arrow = "wrong → right" if flip.improved else "right → wrong"
         scores = f"{flip.score_a:g} → {flip.score_b:g}"
-        base.console.print(f"  {escape(flip.id)} ({escape(flip.dimension)}): {arrow} ({scores})")
+        console.print(f"  {escape(flip.id)} ({escape(flip.dimension)}): {arrow} ({scores})")
     for side, ids in (("only in A", result["only_a"]), ("only in B", result["only_b"])):
         if ids:
-            base.console.print(f"{len(ids)} items {side} (not compared)")
+            console.print(f"{len(ids)} items {side} (not compared)")
     if result["unscored"]:
-        base.console.print(f"{result['unscored']} items unscored or failed in a run (not compared)")
+        console.print(f"{result['unscored']} items unscored or failed in a run (not compared)")
 
 
 def _split(names: list[str] | None) -> list[str] | None:
@@ -244,7 +232,7 @@ def _saved_config(run_dir: Path) -> dict[str, Any]:
     try:
         return json.loads((run_dir / CONFIG).read_text())
     except (OSError, json.JSONDecodeError):
-        raise base.fail(f"{run_dir} is not a run directory (no readable {CONFIG}); give the --out of a run") from None
+        raise fail(f"{run_dir} is not a run directory (no readable {CONFIG}); give the --out of a run") from None
 
 
 def _judge(out: Path, model: str | None, base_url: str | None, api_key_env: str, cache: Path | None) -> Any:
@@ -253,7 +241,7 @@ def _judge(out: Path, model: str | None, base_url: str | None, api_key_env: str,
     if model is None:
         return None
     if base_url is None:
-        raise base.fail("--judge-model needs --judge-base-url, e.g. http://127.0.0.1:8001/v1")
+        raise fail("--judge-model needs --judge-base-url, e.g. http://127.0.0.1:8001/v1")
     return Judge(model, base_url, api_key_env=api_key_env, cache_path=cache or out / "judge_cache.sqlite")
 
 
@@ -264,7 +252,7 @@ def _run_with_bar(chat_model, config, items, out, root, workers, judge) -> Any: 
     from eval.report import percent
     from eval.runner import run_items
 
-    with progress_bar(base.err_console, TextColumn("{task.fields[accuracy]}")) as bar:
+    with progress_bar(err_console, TextColumn("{task.fields[accuracy]}")) as bar:
         task = bar.add_task("Evaluating", total=len(items), accuracy="")
 
         def update(progress) -> None:  # noqa: ANN001
@@ -284,12 +272,12 @@ def _write_reports(out: Path, video_root: Path, thumbnail_items: int) -> None:
     rows = sorted(load_results(out).values(), key=lambda row: row["id"])
     summary = summarize(rows, json.loads((out / CONFIG).read_text()))
     write_summary(out, summary)
-    with base.err_console.status("Writing the HTML report…"):
+    with err_console.status("Writing the HTML report…"):
         page = write_html(out, summary, rows, video_root, thumbnail_items)
     overall = summary["overall"]
-    base.console.print(
+    console.print(
         f"Accuracy {percent(overall['accuracy'])} on {overall['scored']} scored items "
         f"({overall['unscored']} unscored, {overall['errors']} errors) · "
         + " · ".join(f"{k} {percent(v['accuracy'])}" for k, v in summary["by_dimension"].items())
     )
-    base.console.print(f"Reports: {escape(str(out / 'report.md'))}, report.json, {escape(str(page))}")
+    console.print(f"Reports: {escape(str(out / 'report.md'))}, report.json, {escape(str(page))}")

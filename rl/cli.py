@@ -1,4 +1,7 @@
-"""``deepsport train sft|rl``: the training jobs from a YAML config plus ``key=value`` overrides."""
+"""``deepsport train sft|rl``: the training jobs from a YAML config plus ``key=value`` overrides.
+
+The same app is ``python -m rl sft|grpo`` (``rl/__main__.py``), the entry ``accelerate launch`` runs on every rank.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from deepsport.console import console, fail
 
 app = typer.Typer(no_args_is_help=True, help="Training: SFT on trajectories, then GRPO with the tool environment.")
 
@@ -25,8 +30,10 @@ def rl(config: ConfigOption = Path("configs/grpo.yaml"), overrides: Overrides = 
     _train("rl", config, overrides or [])
 
 
+app.command("grpo", hidden=True)(rl)  # `python -m rl grpo` reads better than `python -m rl rl`
+
+
 def _train(kind: str, path: Path, overrides: list[str]) -> None:
-    from deepsport.cli import console, fail
     from deepsport.config import ConfigError, load_config
     from deepsport.judge import JudgeError
     from deepsport.video import VideoError
@@ -45,8 +52,3 @@ def _train(kind: str, path: Path, overrides: list[str]) -> None:
     except OSError as err:  # a model or checkpoint that cannot be loaded
         raise fail(f"{' '.join(str(err).split())}; check model.name_or_path and train.output_dir") from None
     console.print(f"Done. Final model: {final} (resolved config: {Path(config.train.output_dir) / 'config.yaml'})")
-
-
-def run_job(kind: str, argv: list[str]) -> None:
-    """Entry point of ``python -m rl.sft`` / ``python -m rl.grpo`` (and ``accelerate launch -m ...``)."""
-    app([kind, *argv], prog_name=f"python -m rl.{'sft' if kind == 'sft' else 'grpo'}")

@@ -4,14 +4,13 @@ Tool responses (text and frames) are masked from the loss by TRL's tool mask. Lo
 own metrics: ``reward/accuracy|format|tool|total`` and ``rollout/tool_call_rate|frames|turns`` (tool use
 collapsing to zero shows here first).
 
-    python -m rl.grpo --config configs/grpo.yaml [key=value ...]
-    accelerate launch --config_file configs/accelerate/zero3.yaml -m rl.grpo --config configs/grpo.yaml
+    deepsport train rl --config configs/grpo.yaml [key=value ...]
+    accelerate launch --config_file configs/accelerate/zero3.yaml -m rl grpo --config configs/grpo.yaml
 """
 
 from __future__ import annotations
 
 import statistics
-import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -154,12 +153,3 @@ def run(config: GRPOJob) -> Path:
     """Train (resuming from the last checkpoint), save the final model to ``<output_dir>/final``; return it."""
     return train_and_save(config, build_trainer)
 
-
-def main(argv: list[str] | None = None) -> None:
-    from rl.cli import run_job
-
-    run_job("rl", argv if argv is not None else sys.argv[1:])
-
-
-if __name__ == "__main__":
-    main()

@@ -4,13 +4,12 @@ Each example is a whole multi-turn trajectory, its frames read back from the vid
 template. The loss covers the assistant's tokens only (thoughts, tool calls, answers and each turn's end token);
 the prompt, tool responses and every image token are masked (``deepsport.dev.memorize.assistant_labels``).
 
-    python -m rl.sft --config configs/sft.yaml [key=value ...]
-    accelerate launch --config_file configs/accelerate/zero3.yaml -m rl.sft --config configs/sft.yaml
+    deepsport train sft --config configs/sft.yaml [key=value ...]
+    accelerate launch --config_file configs/accelerate/zero3.yaml -m rl sft --config configs/sft.yaml
 """
 
 from __future__ import annotations
 
-import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -64,12 +63,3 @@ def run(config: SFTJob) -> Path:
     """Train (resuming from the last checkpoint), save the final model to ``<output_dir>/final``; return it."""
     return train_and_save(config, build_trainer)
 
-
-def main(argv: list[str] | None = None) -> None:
-    from rl.cli import run_job
-
-    run_job("sft", argv if argv is not None else sys.argv[1:])
-
-
-if __name__ == "__main__":
-    main()

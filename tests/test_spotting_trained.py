@@ -28,7 +28,8 @@ from deepsport.spotting.labels import (
     write_predictions,
 )
 from deepsport.spotting.metrics import LOOSE_DELTAS, TIGHT_DELTAS, average_map, event_interval_iou, interval_iou
-from deepsport.spotting.model import CheckpointError, TrainedSpotter, evaluate, train
+from deepsport.spotting.model import CheckpointError, TrainedSpotter
+from deepsport.spotting.training import evaluate, train
 from deepsport.video import Video, VideoError
 
 COLORS = {"Goal": (220, 30, 30), "Corner": (30, 30, 220), "Yellow card": (230, 210, 20)}

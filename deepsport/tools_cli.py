@@ -1,0 +1,225 @@
+"""The tools alone from the command line: ``frames``, ``info``, ``spot`` (and ``spot train|eval``) and ``pose``.
+
+Each prints what the agent's tool would give the model, for a user to check by eye or script with ``--json``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich import box
+from rich.markup import escape
+from rich.progress import track
+from rich.table import Table
+
+from deepsport.console import console, default_command, err_console, fail
+
+app = typer.Typer()
+spot_app = typer.Typer(
+    cls=default_command("video"), no_args_is_help=True, help="Action spotting: `spot VIDEO`, `spot train`, `spot eval`."
+)
+app.add_typer(spot_app, name="spot")
+
+
+@app.command()
+def frames(
+    video: Annotated[Path, typer.Argument(help="Video file.")],
+    start: Annotated[float, typer.Option(help="Window start (s).")],
+    end: Annotated[float, typer.Option(help="Window end (s).")],
+    num_frames: Annotated[int, typer.Option("-n", "--num-frames", min=1, max=256, help="Frames to extract.")] = 8,
+    out: Annotated[Path, typer.Option(help="Directory for the JPEG frames.")] = Path("frames"),
+) -> None:
+    """Run the choose_frames tool alone and save what the model would see."""
+    from deepsport.prompts import time_label
+    from deepsport.tools import Budget, Episode, Toolbox
+    from deepsport.video import VideoError
+
+    try:
+        episode = Episode.open(video, Budget(frames_per_call=num_frames, total_frames=num_frames))
+    except VideoError as err:
+        raise fail(str(err)) from None
+    try:
+        result, _ = Toolbox(episode, ["choose_frames"]).call(
+            "choose_frames", {"start": start, "end": end, "num_frames": num_frames}
+        )
+    finally:
+        episode.close()
+    if not result.ok:
+        raise fail(result.text.removeprefix("Error: "))
+    out.mkdir(parents=True, exist_ok=True)
+    for frame in result.frames:
+        path = out / f"frame_{frame.time:09.3f}s.jpg"
+        frame.image.save(path, quality=92)
+        console.print(f"{time_label(frame.time):>9}  {frame.image.width}x{frame.image.height}  {path}")
+    console.print(escape(result.text))
+
+
+@app.command()
+def info(video: Annotated[Path, typer.Argument(help="Video file.")]) -> None:
+    """Print a video's metadata as the tools see it."""
+    from deepsport.video import Video, VideoError
+
+    try:
+        with Video(video) as opened:
+            meta = opened.info
+            decoder = opened.backend
+    except VideoError as err:
+        raise fail(str(err)) from None
+    table = Table(show_header=False, box=None)
+    for key, value in [
+        ("path", meta.path),
+        ("duration", f"{meta.duration:.3f} s"),
+        ("fps", f"{meta.fps:.3f}"),
+        ("frames", str(meta.num_frames)),
+        ("size", f"{meta.width}x{meta.height}"),
+        ("rotation", f"{meta.rotation}°"),
+        ("codec", meta.codec),
+        ("decoder", decoder),
+    ]:
+        table.add_row(key, value)
+    console.print(table)
+
+
+@app.command()
+def pose(
+    video: Annotated[Path, typer.Argument(help="Video file.")],
+    start: Annotated[float, typer.Option(min=0.0, help="Window start (s).")],
+    end: Annotated[float, typer.Option(min=0.0, help="Window end (s).")],
+    num_frames: Annotated[int, typer.Option("-n", "--num-frames", min=1, max=512, help="Frames in the window.")] = 8,
+    overlay: Annotated[Path | None, typer.Option(help="Directory for JPEG frames with the skeleton drawn.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print every keypoint, angle and velocity as JSON.")] = False,
+) -> None:
+    """Estimate the main person's pose in a window: joint angles, speeds and turning rates per frame."""
+    from deepsport.pose.estimator import PoseEstimator, PoseUnavailable
+    from deepsport.pose.report import COLUMNS, LEGEND, draw, row, to_json
+    from deepsport.tools import Episode, ToolError
+    from deepsport.video import VideoError
+
+    try:
+        estimator = PoseEstimator()
+        episode = Episode.open(video)
+    except (PoseUnavailable, VideoError) as err:
+        raise fail(str(err)) from None
+    try:
+        end, notes = episode.clip_window(start, end)
+        with err_console.status(f"Reading {num_frames} frames…"):
+            frames = episode.video.window(start, end, num_frames)
+        poses = list(track(estimator.stream(frames), "Pose", len(frames), console=err_console, transient=True))
+        if overlay:
+            overlay.mkdir(parents=True, exist_ok=True)
+            for frame, found in zip(frames, poses, strict=True):
+                draw(frame.image, found).save(overlay / f"pose_{frame.time:09.3f}s.jpg", quality=92)
+    except (VideoError, ToolError) as err:
+        raise fail(str(err)) from None
+    except OSError as err:
+        raise fail(f"cannot write the overlays to {overlay}: {err.strerror}") from None
+    finally:
+        estimator.close()
+        episode.close()
+    if as_json:
+        print(json.dumps([to_json(p) for p in poses], indent=2))
+        return
+    found = sum(p.found for p in poses)
+    rows = [row(p) for p in poses]
+    table = Table(title=f"A person in {found} of {len(poses)} frames", title_justify="left", box=box.SIMPLE_HEAD)
+    for k, column in enumerate(COLUMNS):
+        table.add_column(column, no_wrap=True, min_width=max(len(cells[k]) for cells in [[*COLUMNS], *rows]))
+    for cells in rows:
+        table.add_row(*(escape(cell) for cell in cells))
+    console.print(table)
+    console.print(f"[dim]{escape(LEGEND)}[/]")
+    for note in notes:
+        console.print(f"[dim]Note: {escape(note)}[/]")
+    if overlay:
+        console.print(f"Overlays written to {escape(str(overlay))}")
+
+
+@spot_app.command("video")
+def spot_video(
+    video: Annotated[Path, typer.Argument(help="Video file.")],
+    labels: Annotated[list[str] | None, typer.Option("--labels", help="Only these labels (repeatable).")] = None,
+    checkpoint: Annotated[Path | None, typer.Option(help="Trained spotter; default: training-free.")] = None,
+    start: Annotated[float | None, typer.Option(help="Only events from this time (s).")] = None,
+    end: Annotated[float | None, typer.Option(help="Only events up to this time (s).")] = None,
+    top_k: Annotated[int | None, typer.Option(min=1, help="Only the best-scoring events.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the events as JSON.")] = False,
+) -> None:
+    """Find when things happen in a video: labelled events with times in seconds and scores."""
+    from deepsport.spotting import make_spotter
+    from deepsport.spotting.model import CheckpointError
+    from deepsport.video import VideoError
+
+    try:
+        spotter = make_spotter(checkpoint)
+        with err_console.status("Spotting…"):
+            events = spotter.spot(video, labels=labels, start=start, end=end, top_k=top_k)
+    except (VideoError, CheckpointError) as err:
+        raise fail(str(err)) from None
+    if as_json:
+        print(json.dumps([{"label": e.label, "time": e.time, "score": e.score} for e in events], indent=2))
+        return
+    table = Table("time", "label", "score", title=f"{len(events)} events")
+    for event in events:
+        table.add_row(f"{event.time:.2f}s", escape(event.label), f"{event.score:.2f}")
+    console.print(table)
+    console.print(f"[dim]{escape(spotter.note)}[/]")
+
+
+@spot_app.command("train")
+def spot_train(
+    games: Annotated[list[Path], typer.Argument(help="Game folders with Labels-v2.json, or folders holding them.")],
+    out: Annotated[Path, typer.Option(help="Checkpoint to write (saved every epoch).")],
+    epochs: Annotated[int, typer.Option(min=1, help="Training epochs.")] = 30,
+    val: Annotated[list[Path] | None, typer.Option(help="Validation games, evaluated at the end.")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue from the checkpoint at --out.")] = False,
+) -> None:
+    """Train the temporal spotter on SoccerNet Labels-v2.json annotations."""
+    from deepsport.spotting.labels import LabelsError
+    from deepsport.spotting.model import CheckpointError
+    from deepsport.spotting.training import train
+    from deepsport.video import VideoError
+
+    try:
+        result = train(games, out, epochs, val_games=val, resume=resume)
+    except (LabelsError, CheckpointError, VideoError) as err:
+        raise fail(str(err)) from None
+    console.print(f"Trained on {result['games']} games for {result['epochs']} epochs; checkpoint: {escape(str(out))}")
+    if "val" in result:
+        _print_spotting_metrics(result["val"])
+
+
+@spot_app.command("eval")
+def spot_eval(
+    checkpoint: Annotated[Path, typer.Argument(help="Trained spotter checkpoint.")],
+    games: Annotated[list[Path], typer.Argument(help="Game folders with Labels-v2.json, or folders holding them.")],
+    predictions_dir: Annotated[Path | None, typer.Option(help="Also write results_spotting.json files.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
+) -> None:
+    """SoccerNet average-mAP (tight and loose) and interval IoU of a trained spotter."""
+    from deepsport.spotting.labels import LabelsError
+    from deepsport.spotting.model import CheckpointError
+    from deepsport.spotting.training import evaluate
+    from deepsport.video import VideoError
+
+    try:
+        metrics = evaluate(checkpoint, games, predictions_dir=predictions_dir)
+    except (LabelsError, CheckpointError, VideoError) as err:
+        raise fail(str(err)) from None
+    if as_json:
+        print(json.dumps(metrics, indent=2))
+    else:
+        _print_spotting_metrics(metrics)
+
+
+def _print_spotting_metrics(metrics: dict) -> None:
+    console.print(
+        f"tight average-mAP {metrics['tight_average_map']:.4f} · loose average-mAP "
+        f"{metrics['loose_average_map']:.4f} · interval IoU {metrics['interval_iou']:.4f}"
+    )
+    table = Table("label", "tight", "loose")
+    for label, scores in metrics["per_class"].items():
+        table.add_row(escape(label), f"{scores['tight']:.4f}", f"{scores['loose']:.4f}")
+    console.print(table)
