@@ -152,4 +152,3 @@ def build_trainer(config: GRPOJob):
 def run(config: GRPOJob) -> Path:
     """Train (resuming from the last checkpoint), save the final model to ``<output_dir>/final``; return it."""
     return train_and_save(config, build_trainer)
-

@@ -62,4 +62,3 @@ def build_trainer(config: SFTJob):
 def run(config: SFTJob) -> Path:
     """Train (resuming from the last checkpoint), save the final model to ``<output_dir>/final``; return it."""
     return train_and_save(config, build_trainer)
-
