@@ -51,4 +51,7 @@ def _train(kind: str, path: Path, overrides: list[str]) -> None:
         raise fail(str(err)) from None
     except OSError as err:  # a model or checkpoint that cannot be loaded
         raise fail(f"{' '.join(str(err).split())}; check model.name_or_path and train.output_dir") from None
-    console.print(f"Done. Final model: {final} (resolved config: {Path(config.train.output_dir) / 'config.yaml'})")
+    from rl.models import is_main_process
+
+    if is_main_process():
+        console.print(f"Done. Final model: {final} (resolved config: {Path(config.train.output_dir) / 'config.yaml'})")

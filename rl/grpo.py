@@ -20,7 +20,7 @@ from deepsport.schemas import QAItem
 from rl.config import GRPOJob
 from rl.data import DataError, load_split
 from rl.env import assistant_turns, environment_factory, rollout_trajectory, tool_schemas
-from rl.models import load_model, load_processor, train_and_save
+from rl.models import device_args, load_model, load_processor, train_and_save
 from rl.rewards import reward
 
 COLUMNS = ("id", "video", "qa")
@@ -123,8 +123,7 @@ def grpo_args(config: GRPOJob):
         **asdict(config.train),
         max_tool_calling_iterations=config.agent.budget.max_turns - 1,
         remove_unused_columns=False,  # reset() and the reward read qa, video and needs_tool
-        bf16=config.model.dtype == "bfloat16",
-        fp16=config.model.dtype == "float16",
+        **device_args(config.model),
         **vllm_args,
         **config.trl,
     )

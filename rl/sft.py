@@ -19,7 +19,7 @@ from transformers import BatchFeature, ProcessorMixin
 from deepsport.dev.memorize import training_batch
 from rl.config import SFTJob
 from rl.data import load_split, sft_transform
-from rl.models import load_model, load_processor, train_and_save
+from rl.models import device_args, load_model, load_processor, train_and_save
 
 COLUMNS = ("video", "trajectory")
 
@@ -46,8 +46,7 @@ def build_trainer(config: SFTJob):
         remove_unused_columns=False,  # the transform reads `trajectory` and `video`
         dataset_kwargs={"skip_prepare_dataset": True},  # the collator renders and tokenizes
         train_sampling_strategy="sequential" if config.data.curriculum.enabled else "random",
-        bf16=config.model.dtype == "bfloat16",
-        fp16=config.model.dtype == "float16",
+        **device_args(config.model),
         **config.trl,
     )
     return SFTTrainer(

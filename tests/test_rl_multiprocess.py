@@ -1,0 +1,150 @@
+"""SFT and GRPO in two processes (DDP over gloo on the CPU), started the way a GPU node starts them:
+``accelerate launch --multi_gpu --num_processes 2 -m rl sft|grpo`` (on a machine without GPUs our trainer
+arguments pick the CPU, so the two ranks train together rather than each alone).
+
+What a user checks after a multi-GPU run: one ``final/`` that ``deepsport ask`` loads and that computes what the
+trained weights compute, a resolved ``config.yaml`` written once, and a run that resumes from its checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from datasets import Dataset, DatasetDict
+from typer.testing import CliRunner
+
+from data_distill.oracle import oracle_trajectory
+from deepsport.agent import AgentConfig
+from deepsport.cli import app
+from deepsport.config import load_config
+from deepsport.dev.synthetic import make_video
+from deepsport.schemas import QAItem, Span
+from deepsport.tools import Budget
+from rl.config import SFTJob
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[1]
+AGENT = AgentConfig(initial_frames=2, tools=["choose_frames"], budget=Budget(max_turns=3, frames_per_call=2))
+COMMON = ["model.dtype=float32", "model.freeze_vision=false", "train.report_to=[none]", "train.logging_steps=1"]
+COMMON += ["train.activation_checkpointing=false", "train.gradient_accumulation_steps=1", "train.seed=0"]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    """Four number videos and their oracle trajectories, as SFT and RL datasets (two rows per rank)."""
+    root = tmp_path_factory.mktemp("mp-data")
+    rows = []
+    for i, digit in enumerate((7, 4, 2, 9)):
+        make_video(root / f"n{i}.mp4", duration=6.0, fps=4.0, size=(96, 64), show_number=(digit, 2.0, 3.0))
+        item = QAItem(
+            id=f"q{i}",
+            video=f"n{i}.mp4",
+            question="What number is shown?",
+            answer=str(digit),
+            answer_type="number",
+            task_type="read_number",
+            evidence=Span(start=2.0, end=3.0),
+        )
+        trajectory = oracle_trajectory(item, root / item.video, AGENT)
+        rows.append({"id": item.id, "video": item.video, "sport": "synthetic", "source": "synthetic"})
+        rows[-1] |= {
+            "task_type": item.task_type,
+            "qa": item.model_dump_json(),
+            "trajectory": trajectory.model_dump_json(),
+        }
+    sft = Dataset.from_list(rows)
+    DatasetDict(train=sft).save_to_disk(str(root / "sft"))
+    DatasetDict(train=sft.remove_columns("trajectory")).save_to_disk(str(root / "rl"))
+    return root
+
+
+def launch(kind: str, *overrides: str) -> subprocess.CompletedProcess:
+    """``accelerate launch`` with two processes, as on a GPU node; returns the finished process."""
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2"]
+    command += ["--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port"]
+    command += [str(29500 + os.getpid() % 1000), "-m", "rl", kind]
+    command += ["--config", f"configs/{'sft' if kind == 'sft' else 'grpo'}.yaml", *COMMON, *overrides]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TRL_EXPERIMENTAL_SILENCE": "1"}
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
+    return result
+
+
+def logits(model_dir: Path, adapter: Path | None = None) -> torch.Tensor:
+    """The model's logits on a fixed text prompt (LoRA adapter applied when given)."""
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    model = AutoModelForImageTextToText.from_pretrained(model_dir, dtype=torch.float32)
+    if adapter is not None:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, adapter)
+    tokenizer = AutoProcessor.from_pretrained(model_dir).tokenizer
+    ids = tokenizer("What number is shown? <think>", return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        return model(input_ids=ids).logits
+
+
+def sft_args(data: Path, model: Path, out: Path, *extra: str) -> list[str]:
+    return [f"model.name_or_path={model}", f"data.path={data / 'sft'}", f"data.video_root={data}"] + [
+        f"train.output_dir={out}",
+        "train.per_device_train_batch_size=2",
+        "train.learning_rate=3e-3",
+        "train.save_steps=2",
+        *extra,
+    ]
+
+
+def test_two_process_sft_saves_one_final_model_and_resumes(tiny_model_dir, data, tmp_path, counter_video):
+    model = tiny_model_dir("qwen3-vl")
+    result = launch("sft", *sft_args(data, model, tmp_path, "train.max_steps=2"))
+    assert result.stdout.count("Done. Final model") == 1  # printed by the main process only
+    state = json.loads((tmp_path / "checkpoint-2" / "trainer_state.json").read_text())
+    assert state["global_step"] == 2 and state["log_history"][0]["loss"] > 0
+    # the resolved config is written once and whole: it loads as the job's config
+    assert load_config(SFTJob, tmp_path / "config.yaml").train.max_steps == 2
+
+    launch("sft", *sft_args(data, model, tmp_path, "train.max_steps=4"))  # resumes from checkpoint-2
+    history = json.loads((tmp_path / "checkpoint-4" / "trainer_state.json").read_text())["log_history"]
+    assert [entry["step"] for entry in history if "loss" in entry] == [1, 2, 3, 4]
+    final = tmp_path / "final"
+    assert sorted(p.name for p in final.glob("*.safetensors")) == ["model.safetensors"]
+    assert not (final / "adapter").exists() and not (final / "training_args.bin").exists()
+    # final/ computes exactly what the trained weights of the last step compute, and not what the start did
+    assert torch.equal(logits(final), logits(tmp_path / "checkpoint-4"))
+    assert not torch.allclose(logits(final), logits(model))
+    ask = CliRunner().invoke(app, ["ask", str(counter_video), "What is shown?", "--model", str(final), "--json"])
+    assert ask.exit_code == 0, ask.output
+    assert json.loads(ask.stdout[ask.stdout.index("{") :])["model"] == str(final)
+
+
+def test_two_process_lora_sft_merges_once(tiny_model_dir, data, tmp_path):
+    model = tiny_model_dir("qwen3-vl")
+    lora = ["model.lora.enabled=true", "model.lora.r=4", "model.lora.alpha=8", "train.max_steps=2"]
+    launch("sft", *sft_args(data, model, tmp_path, *lora))
+    final = tmp_path / "final"
+    assert not (final / "adapter").exists() and not (final / "adapter_config.json").exists()
+    merged = logits(final)
+    assert torch.allclose(merged, logits(model, adapter=tmp_path / "checkpoint-2"), atol=1e-5)
+    assert not torch.allclose(merged, logits(model))
+
+
+def test_two_process_grpo_writes_one_final_model(tiny_model_dir, data, tmp_path):
+    model = tiny_model_dir("qwen3-vl")
+    overrides = [f"model.name_or_path={model}", f"data.path={data / 'rl'}", f"data.video_root={data}"]
+    overrides += [f"train.output_dir={tmp_path}", "vllm.mode=disabled", "train.max_steps=1", "train.save_steps=1"]
+    overrides += ["train.per_device_train_batch_size=2", "train.num_generations=4", "train.max_completion_length=64"]
+    overrides += ["agent.initial_frames=2", "agent.tools=[choose_frames]", "agent.max_pixels=null"]
+    overrides += ["agent.budget.max_turns=2", "train.learning_rate=1e-3", "train.log_completions=false"]
+    result = launch("grpo", *overrides)
+    assert result.stdout.count("Done. Final model") == 1
+    assert torch.equal(logits(tmp_path / "final"), logits(tmp_path / "checkpoint-1"))
+    assert (
+        "reward/total" in json.loads((tmp_path / "checkpoint-1" / "trainer_state.json").read_text())["log_history"][0]
+    )
