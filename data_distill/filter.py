@@ -44,7 +44,7 @@ def check_job(
         if score.value < min_score:
             detail = f"answered {trajectory.answer!r}, reference {item.answer!r} ({score.method} {score.value:.2f})"
             problems.append(("wrong answer", detail))
-        if not overlaps_evidence(trajectory, item.evidence):
+        if item.evidence is not None and not overlaps_evidence(trajectory, item.evidence):
             span = f"{item.evidence.start:g}-{item.evidence.end:g} s"
             problems.append(("not grounded", f"no tool window overlaps the evidence {span}"))
         return _check(item, score.value, score.method, problems)

@@ -322,3 +322,9 @@ def make_item(
         evidence=evidence,
         metadata={"template": template, **(metadata or {})},
     )
+
+
+def nonempty(item: QAItem | None) -> list[QAItem]:
+    """``[item]``, or nothing when ``make_item`` gave None (a choice with fewer than two options); for
+    ``yield from nonempty(make_item(...))`` in adapters, which yield QAItems only."""
+    return [item] if item is not None else []

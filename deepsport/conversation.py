@@ -96,7 +96,7 @@ def _text(text: str) -> dict[str, str]:
 
 
 def _openai_parts(blocks: list[dict], jpeg_quality: int) -> list[dict]:
-    parts = []
+    parts: list[dict] = []
     for block in blocks:
         if _is_image(block):
             url = image_to_data_url(block["image"], jpeg_quality)

@@ -107,6 +107,8 @@ class Video:
             stream = container.streams.video[0]
             index, rotation = _scan(container, stream, path)
             base = stream.time_base
+            if base is None:  # demuxers always set one; without it the timestamps mean nothing
+                raise VideoError(f"Corrupt video: {path} has no time base for its timestamps; {_FIX}")
             self._times = (index.pts - index.pts[0]) * base.numerator / base.denominator
             self.info = _info(str(path), stream, self._times, rotation)
             size = _scaled_size(self.info.width, self.info.height, max_pixels)  # display size
@@ -131,7 +133,7 @@ class Video:
         """Timestamp in seconds of every frame, in display order."""
         return self._times.copy()
 
-    def frames_at(self, times: Sequence[float]) -> list[Frame]:
+    def frames_at(self, times: Sequence[float] | np.ndarray) -> list[Frame]:
         """The real frame nearest to each time (clamped to the video), without duplicates, ordered by time."""
         wanted = np.asarray(times, dtype=np.float64)
         if not np.all(np.isfinite(wanted)):
@@ -270,11 +272,12 @@ class _PyAVDecoder:
                 self._container.seek(int(self._index.pts[keyframe]), stream=self._stream, backward=True)
             self._frames = self._container.decode(self._stream)
             first = self._next_frame()
-            landed = None if first is None else self._frame_of_pts.get(first.pts, keyframe)
-            if first is not None and (landed <= target or keyframe == 0):
-                self._frames = itertools.chain([first], self._frames)
-                self._position = landed - 1
-                return
+            if first is not None:
+                landed = keyframe if first.pts is None else self._frame_of_pts.get(first.pts, keyframe)
+                if landed <= target or keyframe == 0:
+                    self._frames = itertools.chain([first], self._frames)
+                    self._position = landed - 1
+                    return
             if keyframe == 0:
                 raise VideoError(f"Corrupt video: {self._container.name} has no decodable frames; {_FIX}")
             keyframe = self._keyframe_before(keyframe - 1)
@@ -366,7 +369,7 @@ def _open(path: Path, threads: bool) -> av.container.InputContainer:
     except OSError as err:
         raise VideoError(f"Cannot read video {path}: {err.strerror}; check the file's permissions") from None
     if not container.streams.video:
-        kinds = sorted({s.type for s in container.streams}) or ["no"]
+        kinds: list[str] = sorted({s.type for s in container.streams}) or ["no"]
         container.close()
         raise VideoError(f"No video stream: {path} holds only {', '.join(kinds)} streams; pass a file with video")
     stream = container.streams.video[0]

@@ -33,7 +33,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from data_distill.questions import FORMAT_HINTS, TASK_TYPES, item_id, make_item, seconds, span_text
+from data_distill.questions import FORMAT_HINTS, TASK_TYPES, item_id, make_item, nonempty, seconds, span_text
 from data_distill.sources.common import SourceError, annotation_files, require_path
 from deepsport.paths import VideoPathError, relative_video
 from deepsport.schemas import DIMENSIONS, QAItem, Span
@@ -148,25 +148,29 @@ def _event_items(events: list[dict[str, Any]], min_gap: float, tolerance: float)
             )
             if sum(e["label"] == label for e in mine) == 1:
                 if span.length > 0:
-                    yield make_item("when_action", answer=span_text(span.start, span.end), label=label, **common)
+                    yield from nonempty(
+                        make_item("when_action", answer=span_text(span.start, span.end), label=label, **common)
+                    )
                 else:
-                    yield make_item("when_event", answer=seconds(span.start), label=label, **common)
+                    yield from nonempty(make_item("when_event", answer=seconds(span.start), label=label, **common))
             if all(abs(e["span"].start - span.start) > min_gap for e in mine if e is not event):
                 pool = {e["label"] for e in events if e["sport"] == sport}
                 item = make_item("event_at", correct=label, pool=pool, time=seconds(span.start), **common)
                 yield from [item] if item else []
         for label in sorted({e["label"] for e in mine}):
             spans = [e["span"] for e in mine if e["label"] == label]
-            yield make_item(
-                "count_events",
-                source=SOURCE,
-                sport=mine[0]["sport"],
-                video=video,
-                key=label,
-                answer=str(len(spans)),
-                evidence=Span(start=min(s.start for s in spans), end=max(s.end for s in spans)),
-                label=label,
-                metadata={"label": label},
+            yield from nonempty(
+                make_item(
+                    "count_events",
+                    source=SOURCE,
+                    sport=mine[0]["sport"],
+                    video=video,
+                    key=label,
+                    answer=str(len(spans)),
+                    evidence=Span(start=min(s.start for s in spans), end=max(s.end for s in spans)),
+                    label=label,
+                    metadata={"label": label},
+                )
             )
 
 

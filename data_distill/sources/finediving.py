@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from data_distill.questions import make_item, number, seconds, span_text
+from data_distill.questions import make_item, nonempty, number, seconds, span_text
 from data_distill.sources.common import SourceError, find_files, read_pickle, require_path
 from deepsport.schemas import QAItem, Span
 
@@ -98,15 +98,17 @@ def load(
         entry = [step for step in _steps(record, table) if step[0] == "Entry"] if "frames_labels" in record else []
         if entry:
             time = (offset + entry[0][1]) / fps
-            yield make_item(
-                "when_entry",
-                source=SOURCE,
-                sport=SPORT,
-                video=video,
-                key=[video_id, clip],
-                answer=seconds(time),
-                evidence=Span(start=time, end=time),
-                metadata={**meta, "label": "entry", "frames": list(entry[0][1:]), "tolerance": entry_tolerance},
+            yield from nonempty(
+                make_item(
+                    "when_entry",
+                    source=SOURCE,
+                    sport=SPORT,
+                    video=video,
+                    key=[video_id, clip],
+                    answer=seconds(time),
+                    evidence=Span(start=time, end=time),
+                    metadata={**meta, "label": "entry", "frames": list(entry[0][1:]), "tolerance": entry_tolerance},
+                )
             )
 
 
@@ -140,7 +142,7 @@ def _clip_items(
 ) -> Iterator[QAItem | None]:
     if "frames_labels" not in record:
         return
-    common = dict(source=SOURCE, sport=SPORT, video=video)
+    common: dict[str, Any] = dict(source=SOURCE, sport=SPORT, video=video)
     twists = 0.0
     for index, (name, first, last) in enumerate(_steps(record, table)):
         start, end = (offset + first) / fps, (offset + last + 1) / fps
@@ -191,14 +193,18 @@ def _clip_items(
 def _scoring_items(
     record: dict[str, Any], video: str, key: list[Any], meta: dict[str, Any], tolerance: float
 ) -> Iterator[QAItem]:
-    common = dict(source=SOURCE, sport=SPORT, video=video, key=key)
+    common: dict[str, Any] = dict(source=SOURCE, sport=SPORT, video=video, key=key)
     if record.get("difficulty") is not None:
-        yield make_item(
-            "dive_difficulty", answer=number(record["difficulty"]), metadata={**meta, "tolerance": 0.05}, **common
+        yield from nonempty(
+            make_item(
+                "dive_difficulty", answer=number(record["difficulty"]), metadata={**meta, "tolerance": 0.05}, **common
+            )
         )
     if record.get("dive_score") is not None:
-        yield make_item(
-            "dive_score", answer=number(record["dive_score"]), metadata={**meta, "tolerance": tolerance}, **common
+        yield from nonempty(
+            make_item(
+                "dive_score", answer=number(record["dive_score"]), metadata={**meta, "tolerance": tolerance}, **common
+            )
         )
 
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from data_distill.questions import make_item, number, seconds, span_text
+from data_distill.questions import make_item, nonempty, number, seconds, span_text
 from data_distill.sources.common import SourceError, find_files, read_json, require_path
 from deepsport.schemas import QAItem, Span
 
@@ -68,7 +68,7 @@ def load(
         else {}
     )
     template = video_template or ("{youtube_id}_{event}.mp4" if event_videos else "{youtube_id}.mp4")
-    elements: dict[str, tuple[re.Match[str], Category, str]] = {}
+    elements: dict[str, tuple[re.Match[str], Category, str | None]] = {}
     for file in splits:
         split = next((s for s in ("train", "val", "test") if s in file.name), None)
         for number_, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
@@ -99,12 +99,14 @@ def load(
             "event_start": event_start,
         }
         common: dict[str, Any] = dict(source=SOURCE, sport=SPORT, video=video, key=clip, evidence=span, metadata=meta)
-        times = dict(start=seconds(span.start), end=seconds(span.end))
+        times: dict[str, Any] = dict(start=seconds(span.start), end=seconds(span.end))
         pool = [c.name for c in categories.values() if c.set == category.set]
         item = make_item("element", correct=category.name, pool=pool, **times, **common)
         yield from [item] if item else []
         if per_event[(match["yt"], match["event"], category.label)] == 1:
-            yield make_item("when_action", answer=span_text(span.start, span.end), label=category.name, **common)
+            yield from nonempty(
+                make_item("when_action", answer=span_text(span.start, span.end), label=category.name, **common)
+            )
         tree = qtree.get(str(category.glabel))
         if isinstance(tree, dict):
             yield from _tree_items(tree, category, times, common)
@@ -127,7 +129,7 @@ def read_categories(file: Path) -> dict[int, Category]:
 
 
 def _tree_items(
-    tree: dict[str, Any], category: Category, times: dict[str, str], common: dict[str, Any]
+    tree: dict[str, Any], category: Category, times: dict[str, Any], common: dict[str, Any]
 ) -> Iterator[QAItem]:
     questions, code = tree.get("questions", []), str(tree.get("BTcode", ""))
     for index, (question, bit) in enumerate(zip(questions, code, strict=False)):
@@ -142,7 +144,7 @@ def _tree_items(
         )
         yield from [item] if item else []
     if category.event == "VT" and re.fullmatch(r"\d+\.\d\d", str(tree.get("code", ""))):
-        yield make_item("vault_difficulty", answer=number(float(tree["code"])), **times, **common)
+        yield from nonempty(make_item("vault_difficulty", answer=number(float(tree["code"])), **times, **common))
 
 
 def _times(match: re.Match[str], info: dict[str, Any]) -> tuple[float, float, float]:

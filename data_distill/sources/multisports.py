@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from data_distill.questions import make_item, seconds, span_text
+from data_distill.questions import make_item, nonempty, seconds, span_text
 from data_distill.sources.common import SourceError, find_files, read_pickle, require_path
 from deepsport.schemas import QAItem, Span
 
@@ -85,14 +85,16 @@ def _items(
         }
         key = [meta["vid"], number]
         if sum(other == label for other, _, _ in spans) == 1:
-            yield make_item(
-                "when_action",
-                key=key,
-                answer=span_text(span.start, span.end),
-                evidence=span,
-                label=action,
-                metadata=tube_meta,
-                **common,
+            yield from nonempty(
+                make_item(
+                    "when_action",
+                    key=key,
+                    answer=span_text(span.start, span.end),
+                    evidence=span,
+                    label=action,
+                    metadata=tube_meta,
+                    **common,
+                )
             )
         overlapping = {other for other, s, _ in spans if s.start < span.end and span.start < s.end}
         pool = [_action(other) for other in sport_labels if other not in overlapping]
@@ -103,14 +105,16 @@ def _items(
         yield from [item] if item else []
     for label in sorted({label for label, _, _ in spans}):
         found = [s for other, s, _ in spans if other == label]
-        yield make_item(
-            "count_events",
-            key=[meta["vid"], label],
-            answer=str(len(found)),
-            evidence=Span(start=min(s.start for s in found), end=max(s.end for s in found)),
-            label=_action(label),
-            metadata={**meta, "label": _action(label)},
-            **common,
+        yield from nonempty(
+            make_item(
+                "count_events",
+                key=[meta["vid"], label],
+                answer=str(len(found)),
+                evidence=Span(start=min(s.start for s in found), end=max(s.end for s in found)),
+                label=_action(label),
+                metadata={**meta, "label": _action(label)},
+                **common,
+            )
         )
 
 

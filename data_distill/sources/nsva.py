@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from data_distill.questions import make_item
+from data_distill.questions import make_item, nonempty
 from data_distill.sources.common import SourceError, find_files, read_json, require_path
 from deepsport.schemas import QAItem
 
@@ -58,7 +58,9 @@ def load(path: Path, *, video_template: str | None = None) -> Iterator[QAItem]:
                 yield from _label_items(caption[5:].split(), coarse, fine, common, meta, index)
             elif caption.startswith("<T3>_") and caption[5:].strip():
                 text = caption[5:].strip()
-                yield make_item("play_caption", key=[video_id, index], answer=text, metadata=meta, **common)
+                yield from nonempty(
+                    make_item("play_caption", key=[video_id, index], answer=text, metadata=meta, **common)
+                )
 
 
 def _label_items(
@@ -76,14 +78,14 @@ def _label_items(
         key = [video_id, index, number]
         event_meta = {**meta, "event": event, "events": events, "label": coarse[event]}
         pool = sorted(set(coarse.values()) - present)
-        yield from _nonempty(
+        yield from nonempty(
             make_item("event_in_clip", key=key, correct=coarse[event], pool=pool, metadata=event_meta, **common)
         )
         if coarse[event] in CALLS and event in fine:
             calls = sorted({fine[e] for e in coarse if coarse[e] == coarse[event]} - {fine[e] for e in known})
             label = fine[event].replace("_", " ")
             pool = [c.replace("_", " ") for c in calls]
-            yield from _nonempty(
+            yield from nonempty(
                 make_item(
                     "foul_type", key=key, correct=label, pool=pool, metadata={**event_meta, "label": label}, **common
                 )
@@ -91,7 +93,7 @@ def _label_items(
         if event.startswith(("Made_Shot-", "Missed_Shot-")):
             outcome = "Made" if event.startswith("Made") else "Missed"
             shot = fine[event].replace("_", " ").lower()
-            yield from _nonempty(
+            yield from nonempty(
                 make_item(
                     "shot_outcome",
                     key=key,
@@ -102,10 +104,6 @@ def _label_items(
                     **common,
                 )
             )
-
-
-def _nonempty(item: QAItem | None) -> list[QAItem]:
-    return [item] if item else []
 
 
 def _captions(folder: Path) -> dict[str, list[str]]:

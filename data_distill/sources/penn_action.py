@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from data_distill.questions import make_item, seconds
+from data_distill.questions import make_item, nonempty, seconds
 from data_distill.sources.common import SourceError, annotation_files, require_path
 from deepsport.schemas import QAItem, Span
 
@@ -83,20 +83,22 @@ def load(
         yield from [item] if item else []
         if label["view"] in VIEWS:
             view = VIEWS[label["view"]]
-            yield make_item(
-                "camera_view", correct=view, pool=VIEWS.values(), metadata={**meta, "label": view}, **common
+            yield from nonempty(
+                make_item("camera_view", correct=view, pool=VIEWS.values(), metadata={**meta, "label": view}, **common)
             )
         peak = highest_wrist(label["y"], label["visibility"], fps, min_rise)
         if peak is not None:
             joint, row = peak
             time = row / fps
-            yield make_item(
-                "when_joint_highest",
-                answer=seconds(time),
-                evidence=Span(start=time, end=time),
-                joint=joint,
-                metadata={**meta, "label": f"{joint} highest", "frame": row + 1, "tolerance": tolerance},
-                **common,
+            yield from nonempty(
+                make_item(
+                    "when_joint_highest",
+                    answer=seconds(time),
+                    evidence=Span(start=time, end=time),
+                    joint=joint,
+                    metadata={**meta, "label": f"{joint} highest", "frame": row + 1, "tolerance": tolerance},
+                    **common,
+                )
             )
 
 

@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from data_distill.questions import make_item, seconds
+from data_distill.questions import make_item, nonempty, seconds
 from data_distill.sources.common import SourceError, annotation_files, folder_name, read_json, require_path
 from deepsport.schemas import QAItem, Span
 from deepsport.scoring import normalize_text
@@ -53,17 +53,19 @@ def load(
         for start, end, text in _windows(clean_segments(read_segments(file)), window, max_gap):
             if len(text.split()) < min_words:
                 continue
-            yield make_item(
-                "commentary",
-                source=SOURCE,
-                sport=SPORT,
-                video=video,
-                key=[file.name, start, end],
-                answer=text,
-                evidence=Span(start=start, end=end),
-                metadata=meta,
-                start=seconds(start),
-                end=seconds(end),
+            yield from nonempty(
+                make_item(
+                    "commentary",
+                    source=SOURCE,
+                    sport=SPORT,
+                    video=video,
+                    key=[file.name, start, end],
+                    answer=text,
+                    evidence=Span(start=start, end=end),
+                    metadata=meta,
+                    start=seconds(start),
+                    end=seconds(end),
+                )
             )
 
 
@@ -97,7 +99,8 @@ def is_loop(text: str, min_repeats: int = 3, min_share: float = 0.6) -> bool:
 
 def clean_segments(segments: list[tuple[float, float, str]]) -> list[tuple[float, float, str]]:
     """Drop empty segments, phrase loops, and segments repeating one of the previous few texts."""
-    kept, recent = [], []
+    kept: list[tuple[float, float, str]] = []
+    recent: list[str] = []
     for start, end, text in segments:
         norm = normalize_text(text)
         if norm and norm not in recent and not is_loop(text):

@@ -64,7 +64,7 @@ def _metadata(action: dict[str, Any], clip: dict[str, Any], split: str, number: 
 
 
 def _items(action: dict[str, Any], video: str, key: list[Any], meta: dict[str, Any]) -> Iterator[QAItem]:
-    common = dict(source=SOURCE, sport=SPORT, video=video, key=key)
+    common: dict[str, Any] = dict(source=SOURCE, sport=SPORT, video=video, key=key)
     offence, severity, kind = action.get("Offence", ""), str(action.get("Severity", "")), action.get("Action class", "")
     if offence in OFFENCE:
         item = make_item(

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-from data_distill.questions import make_item, seconds
+from data_distill.questions import make_item, nonempty, seconds
 from data_distill.sources.common import SourceError, folder_name, require_path
 from deepsport.schemas import QAItem, Span
 from deepsport.spotting.labels import LABELS_FILE, V2_LABELS, Annotation, LabelsError, read_labels
@@ -57,8 +58,16 @@ def load(
         for half in sorted({a.half for a in labels.annotations}):
             video = f"{game}/{half}_{resolution}.mkv"
             events = labels.in_half(half)
-            options = dict(window=window, min_gap=min_gap, tolerance=tolerance, include_not_shown=include_not_shown)
-            yield from _event_items(events, video, game, restart_within, **options)
+            yield from _event_items(
+                events,
+                video,
+                game,
+                restart_within,
+                window=window,
+                min_gap=min_gap,
+                tolerance=tolerance,
+                include_not_shown=include_not_shown,
+            )
             if counting:
                 yield from _count_items(events, video, game)
 
@@ -87,25 +96,29 @@ def _event_items(
             "position_ms": event.position,
             "tolerance": tolerance,
         }
-        common = dict(source=SOURCE, sport=SPORT, video=video, key=key, metadata=meta)
+        common: dict[str, Any] = dict(source=SOURCE, sport=SPORT, video=video, key=key, metadata=meta)
         moment = Span(start=event.time, end=event.time)
         if event.visibility == "visible" or include_not_shown:
             same = [a for a in events if a.label == event.label]
             if len(same) == 1:
-                yield make_item(
-                    "when_event", answer=seconds(event.time), evidence=moment, label=event.label.lower(), **common
+                yield from nonempty(
+                    make_item(
+                        "when_event", answer=seconds(event.time), evidence=moment, label=event.label.lower(), **common
+                    )
                 )
             else:
                 start, end = max(0.0, event.time - window / 2), event.time + window / 2
                 if sum(start <= a.time <= end for a in same) == 1:
-                    yield make_item(
-                        "when_event_window",
-                        answer=seconds(event.time),
-                        evidence=moment,
-                        label=event.label.lower(),
-                        start=seconds(start),
-                        end=seconds(end),
-                        **common,
+                    yield from nonempty(
+                        make_item(
+                            "when_event_window",
+                            answer=seconds(event.time),
+                            evidence=moment,
+                            label=event.label.lower(),
+                            start=seconds(start),
+                            end=seconds(end),
+                            **common,
+                        )
                     )
             if all(abs(a.time - event.time) > min_gap for a in events if a is not event):
                 item = make_item(
@@ -144,14 +157,16 @@ def _restart(events: list[Annotation], index: int, within: float) -> Annotation 
 def _count_items(events: list[Annotation], video: str, game: str) -> Iterator[QAItem]:
     for label in sorted({a.label for a in events}):
         times = [a.time for a in events if a.label == label]
-        yield make_item(
-            "count_events",
-            source=SOURCE,
-            sport=SPORT,
-            video=video,
-            key=[events[0].half, label],
-            answer=str(len(times)),
-            evidence=Span(start=min(times), end=max(times)),
-            metadata={"game": game, "half": events[0].half, "label": label, "times": times},
-            label=label.lower(),
+        yield from nonempty(
+            make_item(
+                "count_events",
+                source=SOURCE,
+                sport=SPORT,
+                video=video,
+                key=[events[0].half, label],
+                answer=str(len(times)),
+                evidence=Span(start=min(times), end=max(times)),
+                metadata={"game": game, "half": events[0].half, "label": label, "times": times},
+                label=label.lower(),
+            )
         )

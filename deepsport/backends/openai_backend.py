@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import time
+from typing import cast
 
 import openai
+from openai.types.chat import ChatCompletionMessageParam
 
 from deepsport.backends.base import BackendError, Completion, GenerationConfig, Message
 from deepsport.conversation import to_openai
@@ -39,7 +41,9 @@ class OpenAIChatModel:
         try:
             response = self.client.chat.completions.create(
                 model=self.name,
-                messages=to_openai(messages, self.jpeg_quality),
+                # to_openai builds plain dicts in the chat wire format (system/user/assistant turns, text and
+                # image_url parts); the SDK's per-role TypedDicts cannot be inferred from a dict[str, Any].
+                messages=cast(list[ChatCompletionMessageParam], to_openai(messages, self.jpeg_quality)),
                 max_tokens=config.max_new_tokens,
                 temperature=config.temperature,
                 top_p=config.top_p,

@@ -97,7 +97,8 @@ def read_color(image: Image.Image) -> RGB:
     pixels = np.asarray(image.convert("RGB"))
     height, width, _ = pixels.shape
     patch = pixels[round(height * 0.88) : round(height * 0.97), round(width * 0.02) : round(width * 0.12)]
-    return tuple(int(v) for v in np.median(patch.reshape(-1, 3), axis=0))
+    red, green, blue = (int(v) for v in np.median(patch.reshape(-1, 3), axis=0))
+    return red, green, blue
 
 
 def color_at(time: float, colors: Sequence[tuple[float, RGB]] | None) -> RGB:
@@ -151,6 +152,8 @@ def make_video(
     options = {"movflags": "+faststart"} if faststart else {}
     with av.open(str(path), "w", options=options) as container:
         stream = container.add_stream(codec, rate=rate)
+        if not isinstance(stream, av.video.stream.VideoStream):
+            raise ValueError(f"{codec!r} is not a video codec")
         stream.width, stream.height = size
         stream.pix_fmt = "yuv420p"
         if gop is not None:

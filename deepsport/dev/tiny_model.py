@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from tokenizers import Regex, Tokenizer, normalizers, pre_tokenizers
@@ -134,8 +134,8 @@ def _corpus() -> list[str]:
     texts = [*_SENTENCES, system_message(schemas)["content"], FINAL_PROMPT, NUDGE_PROMPT]
     words = (_COMMON_WORDS + _SPORTS_WORDS).split()
     for _ in range(2000):
-        sentence = [rng.choice(words) for _ in range(rng.randint(6, 16))]
-        texts.append(" ".join(w.title() if rng.random() < 0.2 else w for w in sentence) + rng.choice(".?!,:;"))
+        picked = [rng.choice(words) for _ in range(rng.randint(6, 16))]
+        texts.append(" ".join(w.title() if rng.random() < 0.2 else w for w in picked) + rng.choice(".?!,:;"))
     for _ in range(400):
         name = rng.choice(list(REGISTRY))
         numbers = [p for p, spec in REGISTRY[name].parameters["properties"].items() if spec["type"] == "number"]
@@ -172,7 +172,11 @@ def build_tokenizer() -> Qwen2Tokenizer:
         vocab[token] = len(vocab)
     merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in model["merges"]]
     tokenizer = Qwen2Tokenizer(
-        vocab=vocab, merges=merges, eos_token="<|im_end|>", pad_token="<|endoftext|>", model_max_length=32768
+        vocab=vocab,
+        merges=merges,  # type: ignore[arg-type]  # tokenizers' BPE takes (a, b) pairs; transformers says list[str]
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        model_max_length=32768,
     )
     tokenizer.add_tokens(SPECIAL_TOKENS, special_tokens=True)
     tokenizer.add_tokens(TAGS)
@@ -189,24 +193,24 @@ def _processor(family: Family, tokenizer: Qwen2Tokenizer) -> Qwen3VLProcessor | 
     factor = patch * 2
     size = {"shortest_edge": (MIN_MERGED_SIDE * factor) ** 2, "longest_edge": (MAX_MERGED_SIDE * factor) ** 2}
     mean_std = {"image_mean": [0.5] * 3, "image_std": [0.5] * 3} if family == "qwen3-vl" else {}
-    vision = {"patch_size": patch, "temporal_patch_size": 2, "merge_size": 2, "size": size, **mean_std}
+    vision: dict[str, Any] = {"patch_size": patch, "temporal_patch_size": 2, "merge_size": 2, "size": size, **mean_std}
     image_processor = Qwen2VLImageProcessor(**vision)
     if family == "qwen3-vl":
-        video_processor = Qwen3VLVideoProcessor(**vision, cap_pixels_per_frame=True)
-        return Qwen3VLProcessor(image_processor, tokenizer, video_processor, chat_template=chat_template(family))
-    video_processor = Qwen2VLVideoProcessor(**vision)
-    return Qwen2_5_VLProcessor(image_processor, tokenizer, video_processor, chat_template=chat_template(family))
+        qwen3_video = Qwen3VLVideoProcessor(**vision, cap_pixels_per_frame=True)
+        return Qwen3VLProcessor(image_processor, tokenizer, qwen3_video, chat_template=chat_template(family))
+    qwen2_video = Qwen2VLVideoProcessor(**vision)
+    return Qwen2_5_VLProcessor(image_processor, tokenizer, qwen2_video, chat_template=chat_template(family))
 
 
 def _config(family: Family, tokenizer: Qwen2Tokenizer) -> Qwen3VLConfig | Qwen2_5_VLConfig:
     ids = {token: tokenizer.convert_tokens_to_ids(token) for token in SPECIAL_TOKENS}
-    token_ids = {
+    token_ids: dict[str, Any] = {
         "image_token_id": ids["<|image_pad|>"],
         "video_token_id": ids["<|video_pad|>"],
         "vision_start_token_id": ids["<|vision_start|>"],
         "vision_end_token_id": ids["<|vision_end|>"],
     }
-    text = {
+    text: dict[str, Any] = {
         "vocab_size": len(tokenizer),
         "hidden_size": 64,
         "intermediate_size": 128,
@@ -218,7 +222,7 @@ def _config(family: Family, tokenizer: Qwen2Tokenizer) -> Qwen3VLConfig | Qwen2_
         "eos_token_id": ids["<|im_end|>"],
         "pad_token_id": ids["<|endoftext|>"],
     }
-    vision = {
+    vision: dict[str, Any] = {
         "depth": 2,
         "hidden_size": 32,
         "intermediate_size": 64,

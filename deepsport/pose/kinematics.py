@@ -166,6 +166,8 @@ def measure(
     joint_angles = angles(points, visibility, min_visibility)
     dt = velocity = angular_velocity = None
     if previous is not None and previous.found and time > previous.time:
+        assert previous.points is not None and previous.visibility is not None  # set when found
+        assert previous.box is not None and previous.angles is not None
         dt = time - previous.time
         scale = (box_size(box) + box_size(previous.box)) / 2
         seen = (visibility >= min_visibility) & (previous.visibility >= min_visibility)

@@ -58,6 +58,7 @@ def row(pose: PoseFrame) -> list[str]:
     """The frame's cells under COLUMNS; a frame without a person has its time and NOBODY."""
     if not pose.found:
         return [time_label(pose.time), NOBODY, *[""] * (len(COLUMNS) - 2)]
+    assert pose.box is not None and pose.visibility is not None  # a found pose has all its keypoint fields
     width, height = pose.frame_size
     x0, y0, x1, y1 = pose.box / [width, height, width, height]
     angles = pose.angles or {}
@@ -95,6 +96,8 @@ def to_json(pose: PoseFrame) -> dict[str, Any]:
     record: dict[str, Any] = {"time": round(pose.time, 4), "found": pose.found}
     if not pose.found:
         return record
+    assert pose.box is not None and pose.keypoints is not None  # a found pose has all its keypoint fields
+    assert pose.visibility is not None and pose.angles is not None
     record["frame_size"] = list(pose.frame_size)
     record["box"] = _rounded(pose.box)
     record["keypoints"] = {
@@ -103,6 +106,7 @@ def to_json(pose: PoseFrame) -> dict[str, Any]:
     }
     record["angles"] = {name: _rounded(value) for name, value in pose.angles.items()}
     if pose.velocity is not None:
+        assert pose.dt is not None and pose.angular_velocity is not None  # measure sets the three together
         record["dt"] = round(pose.dt, 4)
         record["velocity"] = {name: _rounded(v) for name, v in zip(LANDMARKS, pose.velocity, strict=True)}
         record["angular_velocity"] = {name: _rounded(value) for name, value in pose.angular_velocity.items()}
@@ -114,6 +118,7 @@ def draw(image: Image.Image, pose: PoseFrame) -> Image.Image:
     drawn = image.convert("RGB") if image.mode != "RGB" else image.copy()
     if not pose.found:
         return drawn
+    assert pose.points is not None and pose.visibility is not None and pose.box is not None  # set when found
     scale = np.array(drawn.size) / np.array(pose.frame_size)
     points = pose.points * scale
     seen = pose.visibility >= MIN_VISIBILITY

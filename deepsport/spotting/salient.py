@@ -42,7 +42,7 @@ HIGHLIGHT_WEIGHTS = {"audio_peak": 0.9, "motion_burst": 0.7, "shot_cut": 0.5}
 class SalientSpotter:
     """Training-free spotter; computes a video's signals once and keeps them for later calls."""
 
-    labels = LABELS
+    labels: tuple[str, ...] = LABELS  # typed as the Spotter protocol declares it
     note = (
         "training-free spotter: these are generic salient moments found from motion, shot cuts and loudness; "
         "it cannot name specific actions such as goals, fouls or serves"

@@ -83,7 +83,8 @@ def _audio_frames(container: av.container.InputContainer) -> Iterator[tuple[floa
     samples averaged over channels with full scale 1, number of samples); stops at the first frame that does not
     decode."""
     video = container.streams.video[0]
-    offset = float(video.start_time * video.time_base) if video.start_time is not None else 0.0
+    start, base = video.start_time, video.time_base
+    offset = float(start * base) if start is not None and base is not None else 0.0
     position = None  # time of the next sample: the first frame's timestamp, then counted
     try:
         for frame in container.decode(container.streams.audio[0]):
