@@ -34,9 +34,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -46,6 +46,7 @@ from data_distill.oracle import oracle_trajectory
 from deepsport.agent import Agent, AgentConfig
 from deepsport.backends.base import GenerationConfig
 from deepsport.backends.transformers_backend import TransformersChatModel
+from deepsport.dev.launch import train_command
 from deepsport.dev.synthetic import DEFAULT_COLOR, make_video
 from deepsport.dev.tiny_model import build_tiny_model
 from deepsport.schemas import QAItem, Span
@@ -115,10 +116,10 @@ def save(path: Path, records: list[dict]) -> Path:
     return path
 
 
-def train(kind: str, config: str, overrides: list[str]) -> float:
+def train(kind: str, config: str, overrides: list[str], processes: int) -> float:
     started = time.perf_counter()
-    cmd = [sys.executable, "-m", "deepsport", "train", kind, "--config", config, *overrides]
-    subprocess.run(cmd, check=True, env={**__import__("os").environ, "TRL_EXPERIMENTAL_SILENCE": "1"})
+    cmd = train_command(kind, config, overrides, processes)
+    subprocess.run(cmd, check=True, env={**os.environ, "TRL_EXPERIMENTAL_SILENCE": "1"})
     return time.perf_counter() - started
 
 
@@ -156,7 +157,9 @@ def main() -> None:
     parser.add_argument("--temperature", type=float, default=TEMPERATURE)
     parser.add_argument("--beta", type=float, default=BETA)
     parser.add_argument("--seed", type=int, default=0, help="videos, answers and training")
+    parser.add_argument("--processes", type=int, default=1, help="training ranks (accelerate launch; same batches)")
     args = parser.parse_args()
+    per_rank = {"sft": 6 // args.processes, "rl": 16 // args.processes}  # the global batch stays the same
     work, rng = args.work, random.Random(args.seed)
     videos = work / "videos"
     videos.mkdir(parents=True, exist_ok=True)
@@ -184,13 +187,14 @@ def main() -> None:
             "train.learning_rate=3e-3",
             "train.lr_scheduler_type=constant",
             "train.warmup_steps=0",
-            "train.per_device_train_batch_size=6",
+            f"train.per_device_train_batch_size={per_rank['sft']}",
             "train.gradient_accumulation_steps=1",
             "train.activation_checkpointing=false",
             "train.logging_steps=10",
             "train.save_steps=1000",
             "data.curriculum.enabled=false",
         ],
+        args.processes,
     )
     after_sft = evaluate(sft_out / "final", test_items, videos)
     print("after SFT:", after_sft, flush=True)
@@ -211,7 +215,7 @@ def main() -> None:
             f"train.seed={args.seed}",
             f"train.learning_rate={args.rl_lr}",
             "train.lr_scheduler_type=constant",
-            "train.per_device_train_batch_size=16",
+            f"train.per_device_train_batch_size={per_rank['rl']}",
             "train.num_generations=8",
             f"train.temperature={args.temperature}",
             f"train.beta={args.beta}",
@@ -222,6 +226,7 @@ def main() -> None:
             "train.log_completions=false",
             "vllm.mode=disabled",
         ],
+        args.processes,
     )
     after_rl = evaluate(rl_out / "final", test_items, videos)
     results = {

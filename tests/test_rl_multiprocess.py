@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,6 +22,7 @@ from data_distill.oracle import oracle_trajectory
 from deepsport.agent import AgentConfig
 from deepsport.cli import app
 from deepsport.config import load_config
+from deepsport.dev.launch import train_command
 from deepsport.dev.synthetic import make_video
 from deepsport.schemas import QAItem, Span
 from deepsport.tools import Budget
@@ -65,12 +65,10 @@ def data(tmp_path_factory) -> Path:
 
 
 def launch(kind: str, *overrides: str) -> subprocess.CompletedProcess:
-    """``accelerate launch`` with two processes, as on a GPU node; returns the finished process."""
-    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2"]
-    command += ["--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port"]
-    command += [str(29500 + os.getpid() % 1000), "-m", "rl", kind]
-    command += ["--config", f"configs/{'sft' if kind == 'sft' else 'grpo'}.yaml", *COMMON, *overrides]
+    """The job on two ranks, as on a GPU node; returns the finished process."""
+    config = f"configs/{'sft' if kind == 'sft' else 'grpo'}.yaml"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TRL_EXPERIMENTAL_SILENCE": "1"}
+    command = train_command(kind, config, [*COMMON, *overrides], processes=2)
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
     return result
@@ -142,7 +140,7 @@ def test_two_process_grpo_writes_one_final_model(tiny_model_dir, data, tmp_path)
     overrides += ["train.per_device_train_batch_size=2", "train.num_generations=4", "train.max_completion_length=64"]
     overrides += ["agent.initial_frames=2", "agent.tools=[choose_frames]", "agent.max_pixels=null"]
     overrides += ["agent.budget.max_turns=2", "train.learning_rate=1e-3", "train.log_completions=false"]
-    result = launch("grpo", *overrides)
+    result = launch("rl", *overrides)
     assert result.stdout.count("Done. Final model") == 1
     assert torch.equal(logits(tmp_path / "final"), logits(tmp_path / "checkpoint-1"))
     assert (
