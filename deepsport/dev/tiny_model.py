@@ -202,7 +202,22 @@ def _processor(family: Family, tokenizer: Qwen2Tokenizer) -> Qwen3VLProcessor | 
     return Qwen2_5_VLProcessor(image_processor, tokenizer, qwen2_video, chat_template=chat_template(family))
 
 
-def _config(family: Family, tokenizer: Qwen2Tokenizer) -> Qwen3VLConfig | Qwen2_5_VLConfig:
+# ~1B parameters (0.85B language model, 0.1B vision tower): real layer sizes, for speed and memory checks on a GPU.
+LARGE: dict[str, dict[str, Any]] = {
+    "text": {
+        "hidden_size": 2048,
+        "intermediate_size": 6144,
+        "num_hidden_layers": 16,
+        "num_attention_heads": 16,
+        "num_key_value_heads": 8,
+    },
+    "vision": {"depth": 8, "hidden_size": 1024, "intermediate_size": 4096, "num_heads": 16, "out_hidden_size": 2048},
+    "qwen3-vl": {"head_dim": 128, "mrope_section": [24, 20, 20], "deepstack_visual_indexes": [2, 5, 7]},
+    "qwen2.5-vl": {"mrope_section": [16, 24, 24], "fullatt_block_indexes": [3, 7]},
+}
+
+
+def _config(family: Family, tokenizer: Qwen2Tokenizer, large: bool = False) -> Qwen3VLConfig | Qwen2_5_VLConfig:
     ids = {token: tokenizer.convert_tokens_to_ids(token) for token in SPECIAL_TOKENS}
     token_ids: dict[str, Any] = {
         "image_token_id": ids["<|image_pad|>"],
@@ -231,31 +246,39 @@ def _config(family: Family, tokenizer: Qwen2Tokenizer) -> Qwen3VLConfig | Qwen2_
         "temporal_patch_size": 2,
         "out_hidden_size": 64,
     }
+    sizes = LARGE[family] if large else {}
+    if large:
+        text |= LARGE["text"]
+        vision |= LARGE["vision"]
     if family == "qwen3-vl":
         text |= {
-            "head_dim": 16,
+            "head_dim": sizes.get("head_dim", 16),
             "rope_parameters": {
                 "rope_type": "default",
                 "rope_theta": 5_000_000.0,
-                "mrope_section": [4, 2, 2],
+                "mrope_section": sizes.get("mrope_section", [4, 2, 2]),
                 "mrope_interleaved": True,
             },
         }
-        vision |= {"patch_size": 16, "num_position_embeddings": 256, "deepstack_visual_indexes": [0, 1]}
+        deepstack = sizes.get("deepstack_visual_indexes", [0, 1])
+        vision |= {"patch_size": 16, "num_position_embeddings": 256, "deepstack_visual_indexes": deepstack}
         return Qwen3VLConfig(text_config=text, vision_config=vision, **token_ids)
-    text |= {"rope_parameters": {"rope_type": "default", "rope_theta": 1_000_000.0, "mrope_section": [4, 2, 2]}}
-    vision |= {"patch_size": 14, "window_size": 112, "fullatt_block_indexes": [1], "tokens_per_second": 2}
+    mrope = sizes.get("mrope_section", [4, 2, 2])
+    text |= {"rope_parameters": {"rope_type": "default", "rope_theta": 1_000_000.0, "mrope_section": mrope}}
+    full = sizes.get("fullatt_block_indexes", [1])
+    vision |= {"patch_size": 14, "window_size": 112, "fullatt_block_indexes": full, "tokens_per_second": 2}
     return Qwen2_5_VLConfig(text_config=text, vision_config=vision, **token_ids)
 
 
-def build_tiny_model(out_dir: str | Path, family: Family = "qwen3-vl", seed: int = 0) -> Path:
-    """Build and save a tiny randomly initialised checkpoint of ``family`` to ``out_dir``; returns the path."""
+def build_tiny_model(out_dir: str | Path, family: Family = "qwen3-vl", seed: int = 0, large: bool = False) -> Path:
+    """Build and save a tiny randomly initialised checkpoint of ``family`` to ``out_dir``; returns the path.
+    ``large``: the same vocabulary with real layer sizes, about 1B parameters (for GPU speed and memory checks)."""
     out = Path(out_dir)
     tokenizer = build_tokenizer()
     processor = _processor(family, tokenizer)
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        model = AutoModelForImageTextToText.from_config(_config(family, tokenizer), dtype=torch.float32)
+        model = AutoModelForImageTextToText.from_config(_config(family, tokenizer, large), dtype=torch.float32)
     model.generation_config = GenerationConfig(
         eos_token_id=tokenizer.convert_tokens_to_ids("<|im_end|>"),
         pad_token_id=tokenizer.convert_tokens_to_ids("<|endoftext|>"),
