@@ -39,7 +39,8 @@ class AgentConfig:
     tools: list[str] | None = None  # None: every registered tool; []: none (answer from the initial frames)
     max_calls_per_turn: int = 4
     max_pixels: int | None = None  # decode budget per frame; None: the video module's default
-    spotter_checkpoint: str | None = None  # trained spotter for spot_actions; None: the training-free one
+    # each tool's constructor options by tool name, e.g. {"spot_actions": {"checkpoint": "spotter.pt"}}
+    tool_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     system_prompt: str = SYSTEM_PROMPT
 
 
@@ -64,8 +65,7 @@ class Agent:
         observer = observer or Observer()
         started = time.perf_counter()
         episode = Episode.open(video, self.config.budget, self.config.max_pixels)
-        episode.spotter_checkpoint = self.config.spotter_checkpoint
-        toolbox = Toolbox(episode, self.config.tools)
+        toolbox = Toolbox(episode, self.config.tools, self.config.tool_options)
         try:
             frames = initial_frames(episode.video, self.config.initial_frames, self.config.sampling)
             episode.windows.append(Span(start=0.0, end=episode.duration))
