@@ -80,7 +80,7 @@ def ask(
     config = AgentConfig(
         initial_frames=initial_frames,
         sampling=sampling,  # type: ignore[arg-type]
-        spotter_checkpoint=str(spotter) if spotter else None,
+        tool_options={"spot_actions": {"checkpoint": str(spotter)}} if spotter else {},
         budget=Budget(max_turns=max_turns, total_frames=max_frames),
         generation=GenerationConfig(max_new_tokens=max_new_tokens, temperature=temperature),
     )

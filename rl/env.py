@@ -1,13 +1,14 @@
 """The GRPO environment: one rollout is one ``deepsport ask`` episode, with the same tools, budgets and prompts.
 
-TRL's GRPOTrainer makes one environment per rollout, calls ``reset(**row)`` with the dataset row, shows the
-returned blocks (the initial frames and the question, as ``deepsport.prompts.question_message`` writes them) in
-the first user turn, and turns every public method into a tool. Each method here is one tool of the registry,
-run through ``deepsport.tools.Toolbox`` on the episode's ``Episode`` (frame budget, windows already seen), and
-returns the tool message content the agent loop would add (text, then timestamped frames).
+The episode is a ``deepsport.session.Session``, as the agent's; this module only adapts TRL's calling convention
+to it. TRL's GRPOTrainer makes one environment per rollout, calls ``reset(**row)`` with the dataset row, shows the
+returned blocks (the session's first user message: the initial frames and the question) in the first user turn,
+and turns every public method into a tool. Each method here is one tool of the registry, run by the session
+(frame budget, windows already seen), and returns the tool message content the agent loop would add (text, then
+timestamped frames).
 
-After the rollout, ``rollout_trajectory`` rebuilds a ``Trajectory`` from the generated text and what the
-environment recorded, so the rewards score exactly what ``deepsport ask`` would have recorded.
+After the rollout, ``rollout_trajectory`` records the generated turns in the session and finishes it into a
+``Trajectory``, so the rewards score exactly what ``deepsport ask`` would have recorded.
 """
 
 from __future__ import annotations
@@ -17,12 +18,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from deepsport.agent import answer_now, run_tool, tool_message, with_final_prompt
-from deepsport.keyframes import initial_frames
-from deepsport.parsing import parse_turn
-from deepsport.prompts import question_message
-from deepsport.schemas import QAItem, Span, ToolCallRecord, Trajectory, TurnRecord
-from deepsport.tools import REGISTRY, Episode, Toolbox, tool_names
+from deepsport.backends.base import Completion
+from deepsport.parsing import ParsedTurn
+from deepsport.schemas import QAItem, ToolCallRecord, Trajectory
+from deepsport.session import Session, tool_message, with_final_prompt
+from deepsport.tools import REGISTRY, tool_names
 from rl.config import AgentSettings
 from rl.data import video_path
 
@@ -31,46 +31,42 @@ NOT_RUN = "Error: the call did not run (unknown tool)."
 
 
 class ToolEnvironment:
-    """One rollout's episode. Subclasses made by ``environment_factory`` add one method per tool."""
+    """One rollout's ``Session``. Subclasses made by ``environment_factory`` add one method per tool."""
 
     def __init__(self, settings: AgentSettings, video_root: str | Path) -> None:
         self.settings = settings
         self.video_root = video_root
         self.item: QAItem | None = None
-        self.episode: Episode | None = None
-        self.toolbox: Toolbox | None = None
-        self.initial_times: list[float] = []
-        self.records: list[ToolCallRecord] = []
+        self.session: Session | None = None
 
     def reset(self, qa: str, **_row: Any) -> list[dict[str, Any]]:
         """Open the row's video, pick the initial frames, and return the first user turn's content."""
         self._close()
-        config = self.settings.agent_config()
         self.item = QAItem.model_validate_json(qa)
-        self.episode = Episode.open(video_path(self.video_root, self.item.video), config.budget, config.max_pixels)
-        self.toolbox = Toolbox(self.episode, config.tools)
-        frames = initial_frames(self.episode.video, config.initial_frames, config.sampling)
-        self.episode.windows.append(Span(start=0.0, end=self.episode.duration))  # as the agent: seen at a glance
-        self.initial_times = [frame.time for frame in frames]
-        self.records = []
-        return question_message(frames, self.episode.duration, self.item.question)["content"]
+        path = video_path(self.video_root, self.item.video)
+        self.session = Session(path, self.item.question, self.settings.agent_config())
+        return self.session.messages[1]["content"]  # after the system message, which TRL's prompt column holds
+
+    def _opened(self) -> tuple[QAItem, Session]:
+        """The row and the session ``reset`` opened."""
+        if self.item is None or self.session is None:
+            raise RuntimeError("the environment has no episode: call reset(**row) first")
+        return self.item, self.session
 
     def _call(self, name: str, arguments: dict[str, Any]) -> list[dict[str, Any]]:
-        result, record = run_tool(self.toolbox, -1, name, arguments)  # the turn is set by rollout_trajectory
-        self.records.append(record)
+        _, session = self._opened()
+        result, _ = session.call(-1, name, arguments)  # the turn is set by rollout_trajectory
         message = tool_message(result)
         # As the agent: once the budget is spent, the result ends with the request for the answer. TRL's loop
         # does not tell turns apart, so each call counts as one turn (the agent allows several per turn).
-        if answer_now(self.episode, len(self.records)):
+        if session.answer_now(len(session.tool_calls)):
             message = with_final_prompt(message)
         return message["content"]
 
     def _close(self) -> None:
-        if self.toolbox is not None:
-            self.toolbox.close()
-        if self.episode is not None:
-            self.episode.close()
-        self.toolbox = self.episode = None
+        if self.session is not None:
+            self.session.close()
+        self.session = None
 
 
 def _tool_method(name: str) -> Callable[..., list[dict[str, Any]]]:
@@ -102,38 +98,27 @@ def assistant_turns(text: str) -> list[str]:
 
 
 def rollout_trajectory(environment: ToolEnvironment, turns: list[str], model: str = "policy") -> Trajectory:
-    """The ``Trajectory`` of a finished rollout: its turns, the tool calls the environment ran, the answer."""
-    item, episode = environment.item, environment.episode
-    parsed = [parse_turn(text) for text in turns]
-    records, ran = [], list(environment.records)
-    for index, turn in enumerate(parsed):
-        for call in turn.tool_calls:  # in order; a call TRL could not run (unknown tool) left no record
+    """The ``Trajectory`` of a finished rollout: its turns, the tool calls the environment ran, the answer.
+
+    Records the turns in the environment's session: call it once per rollout."""
+    item, session = environment._opened()
+    parsed = [session.record_turn(Completion(text, prompt_tokens=0, completion_tokens=0))[1] for text in turns]
+    session.tool_calls = _calls_by_turn(parsed, session.tool_calls)
+    # named as the dataset names them; the conversation itself is TRL's completion, not kept here
+    named: dict[str, Any] = {"id": item.id, "video": item.video, "messages": [], "seconds": 0.0, "config": {}}
+    return session.finish(model, "trl").model_copy(update=named)
+
+
+def _calls_by_turn(turns: list[ParsedTurn], ran: list[ToolCallRecord]) -> list[ToolCallRecord]:
+    """The calls the turns made, in order, each with its turn: those TRL ran (`ran`, in order), and a NOT_RUN
+    record for a call TRL could not run (unknown tool), which left none."""
+    records, ran = [], list(ran)
+    for index, turn in enumerate(turns):
+        for call in turn.tool_calls:
             if ran and ran[0].name == call.name:
                 records.append(ran.pop(0).model_copy(update={"turn": index}))
             else:
                 records.append(
                     ToolCallRecord(turn=index, name=call.name, arguments=call.arguments, ok=False, result=NOT_RUN)
                 )
-    answer, stop_reason = None, "no_answer"
-    if parsed and parsed[-1].answer is not None:
-        answer, stop_reason = parsed[-1].answer, "answer"
-    elif parsed and not parsed[-1].tagged and parsed[-1].rest:
-        answer, stop_reason = parsed[-1].rest, "untagged_answer"
-    return Trajectory(
-        id=item.id,
-        video=item.video,
-        video_duration=episode.duration,
-        question=item.question,
-        model=model,
-        backend="trl",
-        messages=[],
-        turns=[
-            TurnRecord(index=i, text=text, think=turn.think, parse_errors=turn.errors)
-            for i, (text, turn) in enumerate(zip(turns, parsed, strict=True))
-        ],
-        tool_calls=records,
-        windows=list(episode.windows[1:]),
-        frame_times=environment.initial_times + [t for record in records for t in record.frame_times],
-        answer=answer,
-        stop_reason=stop_reason,
-    )
+    return records

@@ -4,10 +4,10 @@ import pytest
 from PIL import Image
 from transformers import AutoProcessor
 
-from deepsport.agent import tool_message
 from deepsport.conversation import from_openai, to_json, to_openai
 from deepsport.dev.tiny_model import build_tiny_model
 from deepsport.prompts import SYSTEM_PROMPT, question_message, system_message
+from deepsport.session import tool_message
 from deepsport.tools import REGISTRY, ToolResult
 from deepsport.video import Frame
 

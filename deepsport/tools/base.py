@@ -7,6 +7,7 @@ back as an error result the model can read and recover from.
 
 from __future__ import annotations
 
+import inspect
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -45,7 +46,6 @@ class Episode:
     budget: Budget = field(default_factory=Budget)
     windows: list[Span] = field(default_factory=list)
     frames_returned: int = 0
-    spotter_checkpoint: str | None = None  # the trained spotter spot_actions uses; None: the training-free one
 
     @classmethod
     def open(cls, path: str | Path, budget: Budget | None = None, max_pixels: int | None = None) -> Episode:
@@ -86,7 +86,11 @@ class ToolResult:
 
 
 class Tool(ABC):
-    """Base class: subclasses set ``name``, ``description``, ``parameters`` and implement ``execute``."""
+    """Base class: subclasses set ``name``, ``description``, ``parameters`` and implement ``execute``.
+
+    A tool's options (``AgentConfig.tool_options[name]``, e.g. a checkpoint) are keyword arguments of its
+    constructor after the episode.
+    """
 
     name: ClassVar[str]
     description: ClassVar[str]
@@ -102,6 +106,12 @@ class Tool(ABC):
             "type": "function",
             "function": {"name": cls.name, "description": cls.description, "parameters": cls.parameters},
         }
+
+    @classmethod
+    def options(cls) -> list[str]:
+        """The options this tool takes: its constructor's keyword arguments after the episode."""
+        parameters = list(inspect.signature(cls.__init__).parameters.values())[2:]  # after self and episode
+        return [p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
 
     @classmethod
     def missing(cls) -> str | None:
@@ -139,12 +149,29 @@ def tool_names(names: list[str] | None = None) -> list[str]:
     return list(names)
 
 
+def check_options(options: dict[str, dict[str, Any]]) -> None:
+    """Raise ValueError naming the first tool or option in `options` that no registered tool takes."""
+    for name, given in options.items():
+        if name not in REGISTRY:
+            raise ValueError(f"tool_options: unknown tool '{name}'; available: {', '.join(sorted(REGISTRY))}")
+        known = REGISTRY[name].options()
+        unknown = [option for option in given if option not in known]
+        if unknown:
+            takes = f"its options: {', '.join(known)}" if known else "it takes no options"
+            raise ValueError(f"tool_options: {name} has no option '{unknown[0]}'; {takes}")
+
+
 class Toolbox:
     """The tools of one episode, called by name with arguments straight from the model."""
 
-    def __init__(self, episode: Episode, names: list[str] | None = None) -> None:
+    def __init__(
+        self, episode: Episode, names: list[str] | None = None, options: dict[str, dict[str, Any]] | None = None
+    ) -> None:
+        """`options`: each tool's constructor options by tool name; an unknown tool or option is a ValueError."""
+        options = options or {}
+        check_options(options)
         self.episode = episode
-        self.tools = {n: REGISTRY[n](episode) for n in tool_names(names)}
+        self.tools = {n: REGISTRY[n](episode, **options.get(n, {})) for n in tool_names(names)}
         self.validators = {n: jsonschema.Draft202012Validator(t.parameters) for n, t in self.tools.items()}
 
     def schemas(self) -> list[dict[str, Any]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from deepsport.prompts import time_label
 from deepsport.spotting import make_spotter, select_events
 from deepsport.tools.base import Episode, Tool, ToolResult, register
@@ -38,9 +40,10 @@ class SpotActions(Tool):
         "additionalProperties": False,
     }
 
-    def __init__(self, episode: Episode) -> None:
+    def __init__(self, episode: Episode, checkpoint: str | os.PathLike | None = None) -> None:
+        """`checkpoint`: a trained spotter to load (CheckpointError when it cannot be); None: the training-free one."""
         super().__init__(episode)
-        self.spotter = make_spotter(episode.spotter_checkpoint)  # keeps what it computes for this episode
+        self.spotter = make_spotter(checkpoint)  # keeps what it computes for this episode
 
     def execute(
         self,
