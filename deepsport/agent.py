@@ -15,8 +15,8 @@ from deepsport.keyframes import Sampling
 from deepsport.parsing import ParsedTurn
 from deepsport.prompts import FINAL_PROMPT, NUDGE_PROMPT, SYSTEM_PROMPT, text_message
 from deepsport.schemas import ToolCallRecord, Trajectory, TurnRecord
-from deepsport.session import Session, final_answer, tool_message, with_final_prompt
-from deepsport.tools import Budget, ToolResult
+from deepsport.session import Session, final_answer, turn_requests, with_final_prompt
+from deepsport.tools import Budget
 from deepsport.video import Frame
 
 
@@ -71,7 +71,12 @@ class Agent:
             observer.turn(record, parsed)
             if final_answer(parsed)[1] != "no_answer" or session.answer_now(index):
                 return None
-            replies = self._run_calls(index, parsed, session, observer) if parsed.tagged else []
+            replies: list[Message] = []
+            for request in turn_requests(parsed, self.config.max_calls_per_turn):
+                message, call = session.reply(index, request)
+                if call is not None:
+                    observer.tool(call)
+                replies.append(message)
             if not session.answer_now(index + 1):
                 session.messages.extend(replies or [text_message("user", NUDGE_PROMPT)])
             elif replies:  # the request for the answer follows the last tool result
@@ -79,16 +84,3 @@ class Agent:
             else:
                 session.messages.append(text_message("user", FINAL_PROMPT))
         return None
-
-    def _run_calls(self, index: int, parsed: ParsedTurn, session: Session, observer: Observer) -> list[Message]:
-        """Run the turn's tool calls; each result (or parse error) becomes one ``tool`` message."""
-        replies = [tool_message(ToolResult(text=f"Error: {e}", ok=False)) for e in parsed.errors]
-        limit = self.config.max_calls_per_turn
-        for n, call in enumerate(parsed.tool_calls):
-            if n >= limit:
-                replies.append(tool_message(ToolResult(f"Error: only {limit} tool calls run per turn.", ok=False)))
-                break
-            result, record = session.call(index, call.name, call.arguments)
-            observer.tool(record)
-            replies.append(tool_message(result))
-        return replies

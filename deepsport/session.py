@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from deepsport.backends.base import Completion, Message
 from deepsport.conversation import to_json
 from deepsport.keyframes import initial_frames
-from deepsport.parsing import ParsedTurn, parse_turn
+from deepsport.parsing import ParsedTurn, ToolCall, parse_turn
 from deepsport.prompts import FINAL_PROMPT, frame_blocks, question_message, system_message, text_message
 from deepsport.schemas import Span, StopReason, ToolCallRecord, Trajectory, TurnRecord
 from deepsport.tools import Episode, Toolbox, ToolResult
@@ -73,6 +73,14 @@ class Session:
         )
         self.tool_calls.append(record)
         return result, record
+
+    def reply(self, turn: int, request: ToolCall | str) -> tuple[Message, ToolCallRecord | None]:
+        """The tool message answering one request of turn `turn` (see ``turn_requests``): a call is run and
+        recorded; an error is only shown to the model."""
+        if isinstance(request, str):
+            return tool_message(ToolResult(text=f"Error: {request}", ok=False)), None
+        result, record = self.call(turn, request.name, request.arguments)
+        return tool_message(result), record
 
     def record_turn(self, completion: Completion) -> tuple[TurnRecord, ParsedTurn]:
         """Record the model's next turn and add it to the conversation."""
@@ -134,6 +142,18 @@ def final_answer(turn: ParsedTurn | None) -> tuple[str | None, StopReason]:
     if turn is not None and not turn.tagged and turn.rest:
         return turn.rest, "untagged_answer"
     return None, "no_answer"
+
+
+def turn_requests(turn: ParsedTurn, limit: int) -> list[ToolCall | str]:
+    """What a turn asks of the tools, in the order the replies go back: each parse error (a message for the model
+    to read), then its calls up to `limit`, then, if it made more, one error saying the rest did not run. The one
+    rule for the agent and for GRPO rollouts (``rl.env``); a turn that answers asks nothing."""
+    if final_answer(turn)[1] != "no_answer":
+        return []
+    requests: list[ToolCall | str] = [*turn.errors, *turn.tool_calls[:limit]]
+    if len(turn.tool_calls) > limit:
+        requests.append(f"only {limit} tool calls run per turn.")
+    return requests
 
 
 def with_final_prompt(message: Message) -> Message:

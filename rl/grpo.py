@@ -19,7 +19,7 @@ from deepsport.judge import Judge
 from deepsport.schemas import QAItem
 from rl.config import GRPOJob
 from rl.data import DataError, load_split
-from rl.env import assistant_turns, environment_factory, rollout_trajectory, tool_schemas
+from rl.env import assistant_turns, environment_factory, rollout_parser, rollout_trajectory, tool_schemas
 from rl.models import device_args, load_model, load_processor, train_and_save
 from rl.rewards import reward
 
@@ -73,20 +73,30 @@ class RolloutReward:
 
 def make_trainer_class():
     from trl import GRPOTrainer
+    from trl.trainer import grpo_trainer
 
     class DeepSportGRPOTrainer(GRPOTrainer):
-        """GRPOTrainer whose prompts list the tools with the registry's own JSON schemas.
+        """GRPOTrainer whose rollouts follow the agent's rules.
 
-        TRL derives tool schemas from the environment methods' signatures; the agent shows the model
-        ``Tool.schema()`` (bounds, required fields). Rendering those keeps rollout prompts token-identical to
-        ``deepsport ask``. Tools still run through the environment methods.
+        Prompts list the tools with the registry's own JSON schemas (TRL would derive them from the environment's
+        methods), so rollout prompts are token-identical to ``deepsport ask``'s. Generated turns are read by
+        ``rl.env.rollout_parser`` (the agent's parser and turn rule) in place of TRL's ``parse_response``.
         """
 
-        def __init__(self, *args, tool_schemas: list[dict[str, Any]], **kwargs) -> None:
+        def __init__(self, *args, tool_schemas: list[dict[str, Any]], max_calls_per_turn: int, **kwargs) -> None:
             super().__init__(*args, **kwargs)
-            if not hasattr(self, "_env_tools"):
-                raise RuntimeError("this TRL version has no GRPOTrainer._env_tools; rl/grpo.py supports trl 1.16")
+            if not hasattr(self, "_env_tools") or not hasattr(grpo_trainer, "parse_response"):
+                raise RuntimeError("this TRL version's GRPOTrainer differs from 1.16's; rl/grpo.py supports trl 1.16")
             self._env_tools = {name: list(tool_schemas) for name in self._env_tools}
+            self._parse_turn = rollout_parser(max_calls_per_turn)
+
+        def _generate(self, prompts: list):
+            trl_parse = grpo_trainer.parse_response
+            grpo_trainer.parse_response = self._parse_turn
+            try:
+                return super()._generate(prompts)
+            finally:
+                grpo_trainer.parse_response = trl_parse
 
     return DeepSportGRPOTrainer
 
@@ -145,6 +155,7 @@ def build_trainer(config: GRPOJob):
         processing_class=processor,
         environment_factory=environment_factory(config.agent, config.data.video_root),
         tool_schemas=tool_schemas(config.agent),
+        max_calls_per_turn=config.agent.agent_config().max_calls_per_turn,
     )
 
 

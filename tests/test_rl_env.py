@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+from test_session import run_like_trl
 
 from deepsport.agent import Agent, AgentConfig
 from deepsport.backends.replay import ReplayChatModel
@@ -29,9 +30,9 @@ def test_tool_results_equal_the_agents_and_end_with_the_request_for_the_answer(t
 
     environment = environment_factory(settings, tmp_path)()
     environment.reset(qa=item.model_dump_json())
-    from_env = [without_pixels(environment.choose_frames(**arguments)) for arguments in CALLS]
-
     turns = [f'<tool_call>{{"name": "choose_frames", "arguments": {json.dumps(args)}}}</tool_call>' for args in CALLS]
+    from_env = [without_pixels(reply) for reply in run_like_trl(environment, turns, budget.max_turns)]
+
     trajectory = Agent(ReplayChatModel([*turns, "<answer>A</answer>"]), AgentConfig(**vars(settings))).run(
         video, item.question
     )

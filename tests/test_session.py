@@ -15,7 +15,7 @@ from deepsport.session import Session, final_answer, tool_message
 from deepsport.spotting.model import CheckpointError
 from deepsport.tools import Budget, Episode, Toolbox
 from rl.config import AgentSettings
-from rl.env import NOT_RUN, environment_factory, rollout_trajectory
+from rl.env import environment_factory, rollout_message, rollout_trajectory
 
 QUESTION = "What number is shown?"
 ARGS = {"start": 2.0, "end": 4.0, "num_frames": 4}
@@ -55,6 +55,19 @@ def rollout_environment(video, settings: AgentSettings, item_id: str = "q1"):
     environment = environment_factory(settings, video.parent)()
     environment.reset(qa=QAItem(id=item_id, video=video.name, question=QUESTION, answer="7").model_dump_json())
     return environment
+
+
+def run_like_trl(environment, texts: list[str], max_turns: int) -> list[list[dict]]:
+    """What TRL's tool loop does with generated turns, with rl.grpo's parser in place: the requests of each turn
+    but the last allowed one go to the environment's method, in order; returns the tool messages' contents."""
+    replies = []
+    for text in texts[: max_turns - 1]:
+        calls = rollout_message(text, AgentConfig().max_calls_per_turn).get("tool_calls", [])
+        if not calls:
+            break  # TRL ends the rollout at a turn without tool calls
+        for call in calls:
+            replies.append(getattr(environment, call["function"]["name"])(**call["function"]["arguments"]))
+    return replies
 
 
 def spy_on_close(monkeypatch) -> list[str]:
@@ -102,9 +115,7 @@ def test_the_grpo_rollout_and_the_agent_record_the_same_trajectory(video, texts,
     budget = Budget(max_turns=3)
     settings = AgentSettings(initial_frames=8, budget=budget, tools=["choose_frames"])
     environment = rollout_environment(video, settings)
-    for turn in map(parse_turn, texts[: budget.max_turns - 1]):  # TRL runs the calls of every turn but the last
-        for tool_call in turn.tool_calls:
-            environment.choose_frames(**tool_call.arguments)
+    run_like_trl(environment, texts, budget.max_turns)
     from_rollout = rollout_trajectory(environment, texts, "policy")
     from_agent = agent_run(video, texts, **vars(settings))
     assert (from_rollout.stop_reason, from_rollout.answer) == (from_agent.stop_reason, from_agent.answer)
@@ -114,14 +125,36 @@ def test_the_grpo_rollout_and_the_agent_record_the_same_trajectory(video, texts,
     assert named == {"id": "q1", "video": video.name, "backend": "trl", "messages": []}
 
 
-def test_a_call_trl_could_not_run_is_recorded_as_not_run(video):
-    environment = rollout_environment(video, AgentSettings(initial_frames=2, tools=["choose_frames"]))
-    environment.choose_frames(**ARGS)
-    unknown = '<tool_call>{"name": "zoom_in", "arguments": {"factor": 2}}</tool_call>'
-    trajectory = rollout_trajectory(environment, [unknown, CALL, ANSWER])
-    calls = [(c.turn, c.name, c.ok, c.result if not c.ok else "") for c in trajectory.tool_calls]
-    assert calls == [(0, "zoom_in", False, NOT_RUN), (1, "choose_frames", True, "")]
-    assert len(trajectory.frame_times) == 2 + 4 and trajectory.stop_reason == "answer"
+MALFORMED = '<tool_call>{"name": "choose_frames", "arguments": {"start": 2.0,</tool_call>'
+UNKNOWN = '<tool_call>{"name": "zoom_in", "arguments": {"factor": 2}}</tool_call>'
+FIVE = "".join(
+    f'<tool_call>{{"name": "choose_frames", "arguments": {json.dumps({**ARGS, "start": s})}}}</tool_call>'
+    for s in (0.0, 1.0, 2.0, 3.0, 4.0)
+)
+
+
+@pytest.mark.parametrize(
+    ("texts", "budget"),
+    [
+        ([UNKNOWN, CALL, ANSWER], Budget(max_turns=4)),
+        ([MALFORMED, CALL, ANSWER], Budget(max_turns=4)),
+        ([FIVE, ANSWER], Budget(max_turns=3, frames_per_call=4, total_frames=32)),
+        ([CALL + CALL.replace("2.0", "5.0"), ANSWER], Budget(max_turns=4, frames_per_call=4, total_frames=8)),
+        ([CALL, call(6.0, 8.0), ANSWER], Budget(max_turns=4, frames_per_call=4, total_frames=4)),
+    ],
+    ids=["unknown tool", "malformed call", "five calls in a turn", "budget spent in a turn", "call after budget"],
+)
+def test_rollouts_follow_the_agents_turn_rule(video, texts, budget):
+    """One parser and one turn rule: the replies a rollout gets and what it records are the agent's."""
+    settings = AgentSettings(initial_frames=2, budget=budget, tools=["choose_frames"])
+    environment = rollout_environment(video, settings)
+    replies = run_like_trl(environment, texts, budget.max_turns)
+    from_rollout = rollout_trajectory(environment, texts)
+    from_agent = agent_run(video, texts, **vars(settings))
+    assert recorded(from_rollout) == recorded(from_agent)
+    agent_replies = [m["content"] for m in from_agent.messages if m["role"] == "tool"]
+    strip = [[{k: v for k, v in block.items() if k != "image"} for block in reply] for reply in replies]
+    assert strip[: len(agent_replies)] == agent_replies
 
 
 @pytest.mark.parametrize(
