@@ -39,7 +39,7 @@ import numpy as np
 from qwen_vl_utils import fetch_video
 
 from benchmarks.common import CLIPS, bench_video, check, decode_seconds, ms
-from deepsport.tools import Episode
+from deepsport.tools.base import CACHE_FRAMES, READAHEAD
 from deepsport.video import Video
 
 MAX_PIXELS = 640 * 360
@@ -87,7 +87,8 @@ def cold(path: Path, start: float, end: float, backend: str) -> None:
 def follow_up(path: Path, first: tuple[float, float], then: list[tuple[float, float]], think: float = 0.0) -> float:
     """Time of the windows in `then` (median), on a Video that has just shown `first`; with `think` > 0, the
     Video reads ahead as the agent's does and each window comes `think` seconds after the one before."""
-    video = Episode.open(path, max_pixels=MAX_PIXELS).video if think else Video(path, max_pixels=MAX_PIXELS)
+    agents = {"cache_size": CACHE_FRAMES, "readahead": READAHEAD} if think else {}  # as Episode.open's videos
+    video = Video(path, max_pixels=MAX_PIXELS, **agents)
     with video:
         video.window(*first, NUM_FRAMES)
         times = []

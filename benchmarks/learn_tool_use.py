@@ -36,6 +36,7 @@ import argparse
 import json
 import os
 import random
+import statistics
 import subprocess
 import time
 from pathlib import Path
@@ -71,6 +72,7 @@ AGENT_OVERRIDES = [
     "agent.budget.total_frames=4",
 ]
 SFT_STEPS, RL_STEPS, RL_LR, TEMPERATURE, BETA = 100, 50, 5e-4, 0.8, 0.02
+PARITY_QUESTIONS = 8  # questions whose rollouts and agent runs are compared, 8 samples each
 TINY = ["model.dtype=float32", "model.freeze_vision=false", "train.report_to=[none]"]
 
 
@@ -123,26 +125,50 @@ def train(kind: str, config: str, overrides: list[str], processes: int) -> float
     return time.perf_counter() - started
 
 
-def evaluate(model_dir: Path, items: list[QAItem], videos: Path, temperature: float = 0.0, show: int = 0) -> dict:
-    """Agent runs on held-out questions (greedy by default): well-formed tool-call rate, tool-call rate, accuracy.
+def evaluate(
+    model_dir: Path, items: list[QAItem], videos: Path, temperature: float = 0.0, show: int = 0, samples: int = 1
+) -> dict:
+    """Agent runs on held-out questions (greedy by default; ``samples`` seeded runs per question when sampling):
+    well-formed tool-call rate, tool-call rate, format-gate rate and accuracy.
 
     ``show`` prints that many runs with their reward parts (to check that the reward says what it should)."""
     model = TransformersChatModel(str(model_dir), device="cpu")
-    generation = GenerationConfig(temperature=temperature, seed=0)
-    agent = Agent(model, AgentConfig(**AGENT, generation=generation))
-    well_formed = called = correct = 0.0
-    for i, item in enumerate(items):
-        trajectory = agent.run(videos / item.video, item.question)
+    well_formed = called = formatted = correct = 0.0
+    runs = [(item, seed) for item in items for seed in range(samples)]
+    for i, (item, seed) in enumerate(runs):
+        generation = GenerationConfig(temperature=temperature, seed=seed)
+        trajectory = Agent(model, AgentConfig(**AGENT, generation=generation)).run(videos / item.video, item.question)
         parts = reward(trajectory, item, RewardSettings())
         called += parts.tool_used
         well_formed += parts.tool_used and not parts.format_errors
+        formatted += parts.format
         correct += parts.accuracy
         if i < show:
             turns = " || ".join(turn.text for turn in trajectory.turns)
             print(f"[{item.answer}] {turns}\n  -> {parts.components()} {list(parts.format_errors)}")
     model.close()
-    n = len(items)
-    return {"well_formed_tool_calls": well_formed / n, "tool_call_rate": called / n, "accuracy": correct / n}
+    n = len(runs)
+    return {
+        "well_formed_tool_calls": well_formed / n,
+        "tool_call_rate": called / n,
+        "format_gate": formatted / n,
+        "accuracy": correct / n,
+    }
+
+
+def rollout_format_gate(model_dir: Path, data: Path, videos: Path, out: Path, args: argparse.Namespace) -> float:
+    """The format-gate rate of GRPO rollouts of ``model_dir`` (learning rate 0: the model does not change), on
+    every question of ``data`` with 8 rollouts each at the GRPO temperature, as ``reward/format`` logs it."""
+    steps = PARITY_QUESTIONS * 8 // 16
+    overrides = [*TINY, *AGENT_OVERRIDES, f"model.name_or_path={model_dir}", f"data.path={data}"]
+    overrides += [f"data.video_root={videos}", f"train.output_dir={out}", f"train.max_steps={steps}"]
+    overrides += [f"train.save_steps={steps}", "train.learning_rate=0.0", f"train.temperature={args.temperature}"]
+    overrides += [f"train.per_device_train_batch_size={16 // args.processes}", "train.num_generations=8"]
+    overrides += ["train.max_completion_length=512", "train.activation_checkpointing=false", "train.logging_steps=1"]
+    overrides += ["train.log_completions=false", "vllm.mode=disabled", f"train.seed={args.seed}", "resume=false"]
+    train("rl", "configs/grpo.yaml", overrides, args.processes)
+    history = json.loads((out / f"checkpoint-{steps}" / "trainer_state.json").read_text())["log_history"]
+    return statistics.fmean(entry["reward/format"] for entry in history if "reward/format" in entry)
 
 
 def main() -> None:
@@ -198,8 +224,11 @@ def main() -> None:
     )
     after_sft = evaluate(sft_out / "final", test_items, videos)
     print("after SFT:", after_sft, flush=True)
-    print(f"sampled rollouts of the SFT model (temperature {args.temperature}), as GRPO will see them:")
-    sampled = evaluate(sft_out / "final", rl_items[:16], videos, temperature=args.temperature, show=4)
+    print(f"sampled runs of the SFT model (temperature {args.temperature}), through the agent and as GRPO rollouts:")
+    parity_items = rl_items[:PARITY_QUESTIONS]
+    sampled = evaluate(sft_out / "final", parity_items, videos, temperature=args.temperature, show=4, samples=8)
+    parity_data = save(work / "parity_data", rows(parity_items, videos, with_trajectories=False))
+    sampled["rollout_format_gate"] = rollout_format_gate(sft_out / "final", parity_data, videos, work / "parity", args)
     print("sampled:", sampled, flush=True)
     rl_seconds = train(
         "rl",
@@ -241,10 +270,13 @@ def main() -> None:
     print(json.dumps(results, indent=2))
     ok_format = after_sft["well_formed_tool_calls"] >= 0.9
     ok_accuracy = after_rl["accuracy"] > after_sft["accuracy"]
+    gap = abs(sampled["format_gate"] - sampled["rollout_format_gate"])
     print(
         f"well-formed tool calls after SFT {after_sft['well_formed_tool_calls']:.0%} (target ≥ 90%: "
         f"{'met' if ok_format else 'MISSED'}); accuracy SFT {after_sft['accuracy']:.0%} → GRPO "
-        f"{after_rl['accuracy']:.0%} (target: higher: {'met' if ok_accuracy else 'MISSED'})"
+        f"{after_rl['accuracy']:.0%} (target: higher: {'met' if ok_accuracy else 'MISSED'}); format gate at "
+        f"temperature {args.temperature}: agent {sampled['format_gate']:.0%}, GRPO rollouts "
+        f"{sampled['rollout_format_gate']:.0%} (target: within 5 points: {'met' if gap <= 0.05 else 'MISSED'})"
     )
 
 

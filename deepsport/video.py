@@ -25,7 +25,7 @@ import os
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,6 +102,9 @@ class Video:
         self._request = 0  # counts requests; a read-ahead stops when it is no longer the latest one's
         self._readahead = readahead
         self._worker: ThreadPoolExecutor | None = None
+        # seconds before a request whose frames, when the decoder passes them on its way, are converted and kept:
+        # set while several episodes share the video (deepsport.video_pool), whose windows start near each other
+        self.keep_before = 0.0
         container = _open(path, threads=backend != "decord")
         try:
             stream = container.streams.video[0]
@@ -143,7 +146,9 @@ class Video:
         with self._lock:
             missing = [i for i in indices if i not in self._cache]
             if missing:
-                self._cache.update(zip(missing, self._decoder.read(missing), strict=True))
+                first = missing[0] - round(self.keep_before * self.info.fps) if self.keep_before else missing[0]
+                passed = self._cache.__setitem__ if self.keep_before else None
+                self._cache.update(zip(missing, self._decoder.read(missing, passed, first), strict=True))
                 self.num_decoded += len(missing)
             frames = [Frame(float(self._times[i]), i, self._cache[i]) for i in indices]
             for i in indices:
@@ -172,6 +177,11 @@ class Video:
             raise ValueError(f"num_frames must be at least 1, got {num_frames}")
         step = self.info.duration / num_frames
         return self.frames_at([(k + 0.5) * step for k in range(num_frames)])
+
+    def cached_bytes(self) -> int:
+        """Memory held by the converted frames in the cache (RGB, 3 bytes a pixel)."""
+        with self._lock:
+            return sum(image.width * image.height * 3 for image in self._cache.values())
 
     def close(self) -> None:
         """Stop the read-ahead, release the decoder and the cached frames."""
@@ -212,12 +222,18 @@ class Video:
         return i
 
 
+Keep = Callable[[int, Image.Image], None]
+
+
 class _Decoder(Protocol):
     """Reads frames by index, scaled and rotated for display; indices come sorted and unique."""
 
     name: str
 
-    def read(self, indices: list[int]) -> list[Image.Image]: ...
+    def read(self, indices: list[int], passed: Keep | None = None, keep_from: int = 0) -> list[Image.Image]:
+        """The frames at `indices`; with `passed`, also hands it each frame from `keep_from` on that the decoder
+        goes through on its way (converted), for the caller to keep."""
+        ...
 
     def close(self) -> None: ...
 
@@ -242,14 +258,14 @@ class _PyAVDecoder:
         self._frames: Iterator[av.VideoFrame] | None = None
         self._position = -1  # index of the last frame decoded
 
-    def read(self, indices: list[int]) -> list[Image.Image]:
-        return [self._read_one(i) for i in indices]
+    def read(self, indices: list[int], passed: Keep | None = None, keep_from: int = 0) -> list[Image.Image]:
+        return [self._read_one(i, passed, keep_from) for i in indices]
 
     def close(self) -> None:
         self._frames = None
         self._container.close()
 
-    def _read_one(self, target: int) -> Image.Image:
+    def _read_one(self, target: int, passed: Keep | None, keep_from: int) -> Image.Image:
         keyframe = self._keyframe_before(target)
         if self._frames is None or target <= self._position or keyframe > self._position + SEEK_AHEAD:
             self._seek(keyframe, target)
@@ -261,6 +277,8 @@ class _PyAVDecoder:
             self._position += 1
             if self._position >= target:  # (past it only when the first frames do not decode)
                 return self._convert(frame)
+            if passed is not None and self._position >= keep_from:
+                passed(self._position, self._convert(frame))
 
     def _seek(self, keyframe: int, target: int) -> None:
         """Seek so that decoding resumes at or before `target`. Some demuxers (MPEG-TS) land a keyframe late:
@@ -327,7 +345,8 @@ class _DecordDecoder:
                 f"decord counts {len(self._reader)} frames in {path}, not {num_frames}; use backend='pyav'"
             )
 
-    def read(self, indices: list[int]) -> list[Image.Image]:
+    def read(self, indices: list[int], passed: Keep | None = None, keep_from: int = 0) -> list[Image.Image]:
+        # decord seeks inside a GOP itself: it passes no frames on its way
         try:
             batch = self._reader.get_batch(indices).asnumpy()
         except self._errors as err:

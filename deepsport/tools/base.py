@@ -18,6 +18,7 @@ import jsonschema
 
 from deepsport.schemas import Span
 from deepsport.video import Frame, Video, VideoError
+from deepsport.video_pool import VideoPool
 
 
 class ToolError(Exception):
@@ -36,6 +37,9 @@ class Budget:
 
 READAHEAD = 5.0  # seconds
 CACHE_FRAMES = 384  # a 5 s window and the 5 s after it at 30 fps; about 265 MB at 640x360
+# Every episode's video comes from here: episodes of the same video (GRPO's rollouts of one question, eval items on
+# one video) share its decoder and frame cache; idle videos keep at most 512 MB of frames.
+VIDEOS = VideoPool(max_idle_bytes=512 * 2**20, cache_size=CACHE_FRAMES, readahead=READAHEAD)
 
 
 @dataclass
@@ -46,14 +50,17 @@ class Episode:
     budget: Budget = field(default_factory=Budget)
     windows: list[Span] = field(default_factory=list)
     frames_returned: int = 0
+    pool: VideoPool | None = None  # where the video came from (it goes back there); None: the episode owns it
+    closed: bool = False
 
     @classmethod
-    def open(cls, path: str | Path, budget: Budget | None = None, max_pixels: int | None = None) -> Episode:
-        """Open a video for one run. While the model thinks, the video decodes the READAHEAD seconds after the
-        last window and the rest of that window, so looking on or closer costs no decoding."""
-        pixels = {} if max_pixels is None else {"max_pixels": max_pixels}
-        video = Video(path, cache_size=CACHE_FRAMES, readahead=READAHEAD, **pixels)
-        return cls(video=video, budget=budget or Budget())
+    def open(
+        cls, path: str | Path, budget: Budget | None = None, max_pixels: int | None = None, pool: VideoPool = VIDEOS
+    ) -> Episode:
+        """Open a video for one run, shared with the other episodes of the same video (``VIDEOS``). While the model
+        thinks, the video decodes the READAHEAD seconds after the last window and the rest of that window, so
+        looking on or closer costs no decoding."""
+        return cls(video=pool.acquire(path, max_pixels), budget=budget or Budget(), pool=pool)
 
     @property
     def duration(self) -> float:
@@ -74,7 +81,14 @@ class Episode:
         return end, []
 
     def close(self) -> None:
-        self.video.close()
+        """Hand the video back to its pool (or close it when the episode owns it); once."""
+        if self.closed:
+            return
+        self.closed = True
+        if self.pool is not None:
+            self.pool.release(self.video)
+        else:
+            self.video.close()
 
 
 @dataclass
