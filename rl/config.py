@@ -13,8 +13,9 @@ from typing import Any, Literal
 import yaml
 
 from deepsport.agent import AgentConfig
-from deepsport.config import to_dict
+from deepsport.config import ConfigError, to_dict
 from deepsport.keyframes import Sampling
+from deepsport.schemas import TASK_TYPES
 from deepsport.tools import Budget
 
 
@@ -41,8 +42,14 @@ class Curriculum:
     """Order of the SFT examples: by task type (listed order first, others after), then by trajectory length."""
 
     enabled: bool = False
-    task_types: list[str] = field(default_factory=list)
+    task_types: list[str] = field(default_factory=list)  # names from deepsport.schemas.TASK_TYPES
     by_length: bool = True  # fewer turns and frames first, within a task type
+
+    def __post_init__(self) -> None:
+        unknown = [name for name in self.task_types if name not in TASK_TYPES]
+        if unknown:  # a misspelt type would silently go last
+            valid = ", ".join(TASK_TYPES)
+            raise ConfigError(f"data.curriculum.task_types: unknown task type {unknown[0]!r}; valid ones: {valid}")
 
 
 @dataclass

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from data_distill.oracle import oracle_trajectory
 from deepsport.agent import AgentConfig
 from deepsport.cli import app
-from deepsport.config import load_config
+from deepsport.config import ConfigError, load_config
 from deepsport.dev.synthetic import make_video
 from deepsport.schemas import QAItem, Span, Trajectory
 from deepsport.tools import Budget
@@ -52,7 +52,7 @@ def sft_data(tmp_path_factory):
             question="What number is shown?",
             answer=str(digit),
             answer_type="number",
-            task_type="read_number" if i else "count",
+            task_type="recognition" if i else "counting",
             evidence=Span(start=3.0, end=4.0),
         )
         trajectory = oracle_trajectory(item, root / item.video, AGENT)
@@ -138,9 +138,17 @@ def test_curriculum_orders_by_task_type_then_length(sft_data):
     config = load_config(
         SFTJob,
         None,
-        [f"data.path={sft_data / 'sft'}", "data.curriculum.enabled=true", "data.curriculum.task_types=[read_number]"],
+        [f"data.path={sft_data / 'sft'}", "data.curriculum.enabled=true", "data.curriculum.task_types=[recognition]"],
     )
-    assert load_split(config.data, ())["task_type"] == ["read_number", "count"]
+    assert load_split(config.data, ())["task_type"] == ["recognition", "counting"]
+
+
+def test_an_unknown_curriculum_task_type_is_a_one_line_error():
+    with pytest.raises(ConfigError) as err:
+        load_config(SFTJob, None, ["data.curriculum.task_types=[recognition, localization]"])
+    message = str(err.value)
+    assert "unknown task type 'localization'" in message and "temporal_localisation" in message
+    assert "\n" not in message
 
 
 @pytest.mark.slow
