@@ -14,9 +14,7 @@ import yaml
 
 from deepsport.agent import AgentConfig
 from deepsport.config import ConfigError, to_dict
-from deepsport.keyframes import Sampling
 from deepsport.schemas import TASK_TYPES
-from deepsport.tools import Budget
 
 
 @dataclass
@@ -93,26 +91,6 @@ class SFTJob:
 
 
 @dataclass
-class AgentSettings:
-    """The episode every rollout runs: the same settings as ``deepsport ask``."""
-
-    initial_frames: int = 8
-    sampling: Sampling = "uniform"
-    budget: Budget = field(default_factory=Budget)
-    tools: list[str] | None = None  # None: every registered tool
-    max_pixels: int | None = None
-
-    def agent_config(self) -> AgentConfig:
-        return AgentConfig(
-            initial_frames=self.initial_frames,
-            sampling=self.sampling,
-            budget=self.budget,
-            tools=self.tools,
-            max_pixels=self.max_pixels,
-        )
-
-
-@dataclass
 class JudgeSettings:
     model: str | None = None  # None: open-text answers only score on an exact match
     base_url: str = "http://127.0.0.1:8000/v1"
@@ -167,7 +145,8 @@ class NeedToolSettings:
 class GRPOJob:
     model: ModelSettings = field(default_factory=ModelSettings)
     data: DataSettings = field(default_factory=lambda: DataSettings(path="data/distill/rl"))
-    agent: AgentSettings = field(default_factory=AgentSettings)
+    # the episode every rollout runs, as ``deepsport ask`` (generation aside: TRL samples with train.*)
+    agent: AgentConfig = field(default_factory=AgentConfig)
     reward: RewardSettings = field(default_factory=RewardSettings)
     need_tool: NeedToolSettings = field(default_factory=NeedToolSettings)
     vllm: VLLMSettings = field(default_factory=VLLMSettings)

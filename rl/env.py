@@ -17,13 +17,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from deepsport.agent import answer_now, run_tool, tool_message, with_final_prompt
+from deepsport.agent import AgentConfig, answer_now, run_tool, tool_message, with_final_prompt
 from deepsport.keyframes import initial_frames
 from deepsport.parsing import parse_turn
 from deepsport.prompts import question_message
 from deepsport.schemas import QAItem, Span, ToolCallRecord, Trajectory, TurnRecord
 from deepsport.tools import REGISTRY, Episode, Toolbox, tool_names
-from rl.config import AgentSettings
 from rl.data import video_path
 
 IM_START, IM_END = "<|im_start|>", "<|im_end|>"
@@ -33,7 +32,7 @@ NOT_RUN = "Error: the call did not run (unknown tool)."
 class ToolEnvironment:
     """One rollout's episode. Subclasses made by ``environment_factory`` add one method per tool."""
 
-    def __init__(self, settings: AgentSettings, video_root: str | Path) -> None:
+    def __init__(self, settings: AgentConfig, video_root: str | Path) -> None:
         self.settings = settings
         self.video_root = video_root
         self.item: QAItem | None = None
@@ -45,7 +44,7 @@ class ToolEnvironment:
     def reset(self, qa: str, **_row: Any) -> list[dict[str, Any]]:
         """Open the row's video, pick the initial frames, and return the first user turn's content."""
         self._close()
-        config = self.settings.agent_config()
+        config = self.settings
         self.item = QAItem.model_validate_json(qa)
         self.episode = Episode.open(video_path(self.video_root, self.item.video), config.budget, config.max_pixels)
         self.toolbox = Toolbox(self.episode, config.tools)
@@ -82,12 +81,12 @@ def _tool_method(name: str) -> Callable[..., list[dict[str, Any]]]:
     return method
 
 
-def tool_schemas(settings: AgentSettings) -> list[dict[str, Any]]:
+def tool_schemas(settings: AgentConfig) -> list[dict[str, Any]]:
     """The JSON schemas the model is shown, exactly as ``Toolbox.schemas`` gives them to the agent."""
     return [REGISTRY[name].schema() for name in tool_names(settings.tools)]
 
 
-def environment_factory(settings: AgentSettings, video_root: str | Path) -> Callable[[], ToolEnvironment]:
+def environment_factory(settings: AgentConfig, video_root: str | Path) -> Callable[[], ToolEnvironment]:
     """A zero-argument factory for TRL: environments whose public methods are the configured tools."""
     methods = {name: _tool_method(name) for name in tool_names(settings.tools)}
     cls = type("DeepSportEnvironment", (ToolEnvironment,), methods)

@@ -101,7 +101,7 @@ def rl_dataset(config: GRPOJob):
         from rl.need import needs_tool_column
 
         dataset = dataset.add_column("needs_tool", needs_tool_column(dataset, config))
-    system = config.agent.agent_config().system_prompt
+    system = config.agent.system_prompt
     prompt = [{"role": "system", "content": system}, {"role": "user", "content": ""}]
     return dataset.map(lambda _: {"prompt": prompt})
 
