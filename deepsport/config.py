@@ -48,7 +48,9 @@ def load_config(
             raise ConfigError(f"{path} must hold a mapping of settings, not {type(loaded).__name__}")
         data = loaded or {}
         if section is not None:
-            data = data.get(section) or {}
+            if section not in data:
+                raise ConfigError(f"{path} has no {section}: section")
+            data = data[section] or {}
             if not isinstance(data, dict):
                 raise ConfigError(f"{path}: {section} must be a mapping of settings")
     for override in overrides:

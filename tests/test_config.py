@@ -94,3 +94,6 @@ def test_a_section_of_a_job_config(tmp_path):
     assert load_config(AgentConfig, path, ["sampling=motion"], section="agent") == AgentConfig(
         initial_frames=4, sampling="motion"
     )
+    path.write_text("steps: 3\n")
+    with pytest.raises(ConfigError, match="has no agent: section"):
+        load_config(AgentConfig, path, section="agent")
