@@ -7,10 +7,13 @@ from typing import Literal
 
 import pytest
 
+from data_distill.config import DistillConfig
 from deepsport.agent import AgentConfig
 from deepsport.backends import GenerationConfig
 from deepsport.config import ConfigError, load_config
 from deepsport.tools import Budget
+from eval.config import EvalConfig
+from rl.config import GRPOJob, SFTJob
 
 
 @dataclass
@@ -97,3 +100,18 @@ def test_a_section_of_a_job_config(tmp_path):
     path.write_text("steps: 3\n")
     with pytest.raises(ConfigError, match="has no agent: section"):
         load_config(AgentConfig, path, section="agent")
+
+
+CONFIGS = Path(__file__).parents[1] / "configs"
+JOBS = {"distill.yaml": DistillConfig, "sft.yaml": SFTJob, "grpo.yaml": GRPOJob, "eval.yaml": EvalConfig}
+ACCELERATE = ["accelerate/zero2.yaml", "accelerate/zero3.yaml"]
+
+
+def test_every_shipped_config_loads_through_its_real_loader():
+    assert sorted(p.relative_to(CONFIGS).as_posix() for p in CONFIGS.rglob("*.y*ml")) == sorted([*JOBS, *ACCELERATE])
+    jobs = {name: load_config(cls, CONFIGS / name) for name, cls in JOBS.items()}
+    agents = [jobs["distill.yaml"].teacher.agent, jobs["grpo.yaml"].agent, jobs["eval.yaml"].agent]
+    assert {agent.max_pixels for agent in agents} == {AgentConfig().max_pixels}  # one frame size everywhere
+    cluster = pytest.importorskip("accelerate.commands.config.config_args").ClusterConfig
+    for name in ACCELERATE:
+        assert cluster.from_yaml_file(CONFIGS / name).num_processes == 8
