@@ -115,7 +115,7 @@ def run(
         raise fail("no benchmark items match --sports/--dimensions; see the names with `deepsport eval validate`")
     no_tools = "-baseline" if settings.agent.tools == [] else ""
     run_dir = Path(settings.out or Path("eval_runs") / f"{path.stem}-{Path(settings.model).name}{no_tools}")
-    settings.benchmark, settings.video_root, settings.out = str(path.resolve()), str(root), str(run_dir)
+    settings.benchmark, settings.video_root, settings.out = str(path.resolve()), str(root.resolve()), str(run_dir)
     try:
         open_run(run_dir, settings)
     except RunError as err:
@@ -185,7 +185,7 @@ def score(
     except RunError as err:
         raise fail(str(err)) from None
     console.print("Scored by: " + ", ".join(f"{k} {v}" for k, v in sorted(methods.items())))
-    _write_reports(run_dir, video_root or Path(config["benchmark"]).parent, thumbnail_items)
+    _write_reports(run_dir, video_root or _saved_video_root(config), thumbnail_items)
 
 
 @app.command()
@@ -196,7 +196,7 @@ def report(
 ) -> None:
     """Write report.md, report.json and report.html for a run."""
     config = _saved_config(run_dir)
-    _write_reports(run_dir, video_root or Path(config["benchmark"]).parent, thumbnail_items)
+    _write_reports(run_dir, video_root or _saved_video_root(config), thumbnail_items)
 
 
 @app.command()
@@ -249,6 +249,11 @@ def _saved_config(run_dir: Path) -> dict[str, Any]:
         return json.loads((run_dir / CONFIG).read_text())
     except (OSError, json.JSONDecodeError):
         raise fail(f"{run_dir} is not a run directory (no readable {CONFIG}); give the --out of a run") from None
+
+
+def _saved_video_root(config: dict[str, Any]) -> Path:
+    """The video root a run used (recorded in its config; older runs: the benchmark's folder)."""
+    return Path(config.get("video_root") or Path(config["benchmark"]).parent)
 
 
 def _judge(out: Path, model: str | None, base_url: str | None, api_key_env: str, cache: Path | None) -> Any:
