@@ -69,9 +69,10 @@ def from_dict(cls: type[T], data: dict[str, Any], where: str = "") -> T:
     if presets is not None and "preset" in data:
         data = dict(data)
         name = data.pop("preset")
-        if name is not None and name not in presets:
-            raise ConfigError(f"{where}preset must be one of {', '.join(map(repr, presets))}, got {name!r}")
-        data = merge(presets[name], data) if name is not None else data
+        if name is not None:  # preset: null is no preset
+            if name not in presets:
+                raise ConfigError(f"{where}preset must be one of {', '.join(map(repr, presets))}, got {name!r}")
+            data = merge(presets[name], data)
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = sorted(set(data) - set(fields))
     if unknown:
