@@ -66,7 +66,6 @@ AGENT = {
 AGENT_OVERRIDES = [
     "agent.initial_frames=2",
     "agent.tools=[choose_frames]",
-    "agent.max_pixels=null",
     "agent.budget.max_turns=3",
     "agent.budget.frames_per_call=4",
     "agent.budget.total_frames=4",

@@ -17,9 +17,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from deepsport.schemas import DIMENSIONS, AnswerType, QAItem, Span
+from deepsport.schemas import DIMENSIONS, TASK_TYPES, AnswerType, QAItem, Span
 
-TASK_TYPES = ("recognition", "temporal_localisation", "counting", "rules", "assessment", "commentary")
 MAX_OPTIONS = 4
 
 FORMAT_HINTS: dict[str, str] = {

@@ -12,6 +12,7 @@ import typer
 from rich.markup import escape
 
 from data_distill.cli import app as distill_app
+from deepsport import flags
 from deepsport.backends import DEFAULT_MODEL
 from deepsport.console import console, err_console, fail
 from deepsport.tools_cli import app as tools_app
@@ -31,6 +32,10 @@ app.add_typer(train_app, name="train")
 def ask(
     video: Annotated[Path, typer.Argument(help="Video file.")],
     question: Annotated[str, typer.Argument(help="Question about the video.")],
+    agent_overrides: flags.Overrides = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="A job config (configs/eval.yaml) whose agent: to start from.")
+    ] = None,
     model: Annotated[str, typer.Option(help="Hub id, local checkpoint directory, or endpoint model name.")] = (
         DEFAULT_MODEL
     ),
@@ -41,34 +46,41 @@ def ask(
     api_key_env: Annotated[str, typer.Option(help="Environment variable holding the endpoint's API key.")] = (
         "OPENAI_API_KEY"
     ),
-    max_turns: Annotated[int, typer.Option(min=1, help="Model turns, the final answer included.")] = 6,
-    initial_frames: Annotated[int, typer.Option(min=1, help="Frames shown before the first turn.")] = 8,
-    sampling: Annotated[
-        str, typer.Option(help="How initial frames are chosen: uniform, or motion (more frames where the action is).")
-    ] = "uniform",
-    max_frames: Annotated[int, typer.Option(min=0, help="Frames the tools may return in all.")] = 32,
-    spotter: Annotated[Path | None, typer.Option(help="Trained spotter checkpoint for spot_actions.")] = None,
-    max_new_tokens: Annotated[int, typer.Option(min=1, help="Tokens per model turn.")] = 512,
-    temperature: Annotated[float, typer.Option(min=0.0, help="0 for greedy decoding.")] = 0.0,
+    max_turns: flags.MaxTurns = None,
+    initial_frames: flags.InitialFrames = None,
+    sampling: flags.Sampling = None,
+    max_frames: flags.MaxFrames = None,
+    spotter: Annotated[
+        Path | None, typer.Option(help="Trained spotter checkpoint (key: tool_options.spot_actions.checkpoint).")
+    ] = None,
+    max_new_tokens: flags.MaxNewTokens = None,
+    temperature: flags.Temperature = None,
     device: Annotated[str, typer.Option(help="Device for --backend transformers: auto, cpu, cuda.")] = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Print the full trajectory as JSON.")] = False,
     save_trace: Annotated[Path | None, typer.Option(help="Write the trajectory JSON to this file.")] = None,
 ) -> None:
-    """Ask a question about a video; the model looks, calls tools, and answers."""
+    """Ask a question about a video; the model looks, calls tools, and answers.
+
+    Agent settings: AgentConfig's defaults < --config's agent: section < AGENT_OVERRIDES (preset=baseline) < flags."""
     from deepsport.agent import Agent, AgentConfig
-    from deepsport.backends import BackendError, GenerationConfig, load_chat_model
-    from deepsport.keyframes import SAMPLINGS
+    from deepsport.backends import BackendError, load_chat_model
+    from deepsport.config import ConfigError, load_config
     from deepsport.spotting import make_spotter
     from deepsport.spotting.model import CheckpointError
-    from deepsport.tools import Budget
     from deepsport.video import Video, VideoError
 
-    if sampling not in SAMPLINGS:
-        raise fail(f"unknown --sampling '{sampling}'; choose one of: {', '.join(SAMPLINGS)}")
+    given = dict(max_turns=max_turns, initial_frames=initial_frames, sampling=sampling, max_frames=max_frames)
+    given |= dict(max_new_tokens=max_new_tokens, temperature=temperature, spotter=spotter)
+    keys = {**flags.AGENT_KEYS, "spotter": "tool_options.spot_actions.checkpoint"}
+    try:
+        agent = load_config(AgentConfig, config, [*(agent_overrides or []), *flags.overrides(keys, **given)], "agent")
+    except ConfigError as err:
+        raise fail(str(err)) from None
     try:
         Video(video).close()  # fail on a bad video or checkpoint before spending a minute loading a model
-        if spotter:
-            make_spotter(spotter)
+        checkpoint = agent.tool_options.get("spot_actions", {}).get("checkpoint")
+        if checkpoint:
+            make_spotter(checkpoint)
     except (VideoError, CheckpointError) as err:
         raise fail(str(err)) from None
     shown = err_console if as_json else console
@@ -77,17 +89,10 @@ def ask(
             chat_model = load_chat_model(model, backend, base_url=base_url, api_key_env=api_key_env, device=device)
     except BackendError as err:
         raise fail(str(err)) from None
-    config = AgentConfig(
-        initial_frames=initial_frames,
-        sampling=sampling,  # type: ignore[arg-type]
-        tool_options={"spot_actions": {"checkpoint": str(spotter)}} if spotter else {},
-        budget=Budget(max_turns=max_turns, total_frames=max_frames),
-        generation=GenerationConfig(max_new_tokens=max_new_tokens, temperature=temperature),
-    )
     from deepsport.live import ConsoleObserver
 
     try:
-        trajectory = Agent(chat_model, config, backend=backend).run(video, question, ConsoleObserver(shown))
+        trajectory = Agent(chat_model, agent, backend=backend).run(video, question, ConsoleObserver(shown))
     except VideoError as err:
         raise fail(str(err)) from None
     finally:

@@ -3,6 +3,11 @@
 ``load_config(DistillConfig, "configs/distill.yaml", ["teacher.concurrency=16"])`` builds nested dataclasses,
 checks every value against its type hint and fails with one line naming the key on an unknown key or a
 value of the wrong type. Override values are read as YAML (``x=3`` is an int, ``x=[a,b]`` a list).
+
+Presets: a dataclass with a ``PRESETS`` mapping (name → partial settings) accepts a ``preset`` key in its
+section; the preset gives the section's starting values and the keys written next to it win
+(``agent: {preset: baseline, initial_frames: 12}``). On the command line ``agent.preset=baseline`` starts the
+section afresh from the preset (the file's keys of that section are dropped); later overrides apply on top.
 """
 
 from __future__ import annotations
@@ -25,8 +30,11 @@ class ConfigError(ValueError):
     """A config file or override that does not fit the config's dataclass; one line naming the key."""
 
 
-def load_config(cls: type[T], path: str | Path | None = None, overrides: Sequence[str] = ()) -> T:
-    """An instance of dataclass `cls` from the YAML file at `path` (optional) and `key.sub=value` overrides."""
+def load_config(
+    cls: type[T], path: str | Path | None = None, overrides: Sequence[str] = (), section: str | None = None
+) -> T:
+    """An instance of dataclass `cls` from the YAML file at `path` (optional) and `key.sub=value` overrides;
+    with `section`, from that top-level key of the file (``section="agent"``: a job config's agent)."""
     data: dict[str, Any] = {}
     if path is not None:
         path = Path(path)
@@ -39,6 +47,12 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: Sequenc
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"{path} must hold a mapping of settings, not {type(loaded).__name__}")
         data = loaded or {}
+        if section is not None:
+            if section not in data:
+                raise ConfigError(f"{path} has no {section}: section")
+            data = data[section] or {}
+            if not isinstance(data, dict):
+                raise ConfigError(f"{path}: {section} must be a mapping of settings")
     for override in overrides:
         key, sep, raw = override.partition("=")
         if not sep or not key.strip():
@@ -51,6 +65,14 @@ def from_dict(cls: type[T], data: dict[str, Any], where: str = "") -> T:
     """Build dataclass `cls` from a mapping, recursively, type-checking each value."""
     if not isinstance(data, dict):
         raise ConfigError(f"{where.rstrip('.') or 'config'} must be a mapping, got {data!r}")
+    presets = getattr(cls, "PRESETS", None)
+    if presets is not None and "preset" in data:
+        data = dict(data)
+        name = data.pop("preset")
+        if name is not None:  # preset: null is no preset
+            if name not in presets:
+                raise ConfigError(f"{where}preset must be one of {', '.join(map(repr, presets))}, got {name!r}")
+            data = merge(presets[name], data)
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = sorted(set(data) - set(fields))
     if unknown:
@@ -65,7 +87,22 @@ def to_dict(config: Any) -> dict[str, Any]:
     return dataclasses.asdict(config)
 
 
+def merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    """`base` with `top`'s values on top, mappings merged key by key."""
+    merged = dict(base)
+    for key, value in top.items():
+        inner = merged.get(key)
+        merged[key] = merge(inner, value) if isinstance(inner, dict) and isinstance(value, dict) else value
+    return merged
+
+
 def _set(data: dict[str, Any], keys: list[str], value: Any) -> None:
+    if keys[-1] == "preset":  # a preset on the command line starts its section afresh
+        keys, value = keys[:-1], {"preset": value}
+        if not keys:
+            data.clear()
+            data.update(value)
+            return
     for key in keys[:-1]:
         data = data.setdefault(key, {})
         if not isinstance(data, dict):

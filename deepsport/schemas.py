@@ -34,6 +34,8 @@ AnswerType = Literal["choice", "number", "time_span", "text"]
 
 # The four question dimensions of the benchmark.
 DIMENSIONS = ("recognition", "rules", "assessment", "commentary")
+# The task types distillation gives its questions (data_distill's templates and sources); SFT curricula name them.
+TASK_TYPES = ("recognition", "temporal_localisation", "counting", "rules", "assessment", "commentary")
 
 
 class QAItem(BaseModel):

@@ -37,6 +37,7 @@ from av.video.reformatter import VideoReformatter
 from PIL import Image
 
 BACKENDS = ("auto", "decord", "pyav")
+MAX_PIXELS = 640 * 360  # frame size budget: what the model sees everywhere unless the agent's max_pixels says otherwise
 _TRANSPOSE = {90: Image.Transpose.ROTATE_90, 180: Image.Transpose.ROTATE_180, 270: Image.Transpose.ROTATE_270}
 # A seek flushes the decoder and restarts its threads, which costs about as much as decoding a few dozen frames
 # (720p H.264 on 2 cores): reading forward across a keyframe closer than this decodes on instead.
@@ -86,7 +87,7 @@ class Video:
     def __init__(
         self,
         path: str | os.PathLike,
-        max_pixels: int = 640 * 360,
+        max_pixels: int = MAX_PIXELS,
         cache_size: int = 256,
         backend: str = "auto",
         readahead: float = 0.0,

@@ -12,6 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from deepsport import flags
 from deepsport.console import console, default_command, err_console, fail
 
 app = typer.Typer(
@@ -32,99 +33,114 @@ VideoRoot = Annotated[
 Thumbnails = Annotated[int, typer.Option(min=0, help="Items whose report entry shows frame thumbnails.")]
 
 
+EVAL_KEYS = {  # flag (parameter name) → EvalConfig key, where it is not the flag's own name
+    **{flag: f"agent.{key}" for flag, key in flags.AGENT_KEYS.items()},
+    "judge_model": "judge.model",
+    "judge_base_url": "judge.base_url",
+    "judge_api_key_env": "judge.api_key_env",
+    "judge_cache": "judge.cache",
+}
+NOT_OVERRIDES = ("config_overrides", "config", "baseline", "baseline_frames")  # every other flag overrides its key
+
+
 @app.command()
 def run(
-    benchmark: Annotated[Path, typer.Option(help="Benchmark: JSONL of QAItems, or a datasets folder.")],
-    model: Annotated[str, typer.Option(help="Hub id, local checkpoint directory, or endpoint model name.")],
-    backend: Annotated[str, typer.Option(help="transformers (in-process) or openai (any compatible endpoint).")] = (
-        "transformers"
-    ),
+    config_overrides: flags.Overrides = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="Eval config YAML (configs/eval.yaml).")] = None,
+    benchmark: Annotated[Path | None, typer.Option(help="Benchmark: JSONL of QAItems, or a datasets folder.")] = None,
+    model: Annotated[str | None, typer.Option(help="Hub id, local checkpoint, or endpoint model name.")] = None,
+    backend: Annotated[str | None, typer.Option(help="transformers (in-process) or openai (an endpoint).")] = None,
     base_url: Annotated[str | None, typer.Option(help="Endpoint URL for --backend openai.")] = None,
-    api_key_env: Annotated[str, typer.Option(help="Environment variable holding the endpoint's API key.")] = (
-        "OPENAI_API_KEY"
-    ),
+    api_key_env: Annotated[str | None, typer.Option(help="Environment variable holding the API key.")] = None,
     video_root: VideoRoot = None,
-    out: Annotated[Path | None, typer.Option(help="Run directory (default: eval_runs/BENCHMARK-MODEL[-baseline]).")] = (
-        None
-    ),
+    out: Annotated[Path | None, typer.Option(help="Run directory (eval_runs/BENCHMARK-MODEL[-baseline]).")] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N selected items.")] = None,
     sports: Names = None,
     dimensions: Names = None,
-    concurrency: Annotated[int, typer.Option(min=1, help="Items in flight (openai backend; transformers runs 1).")] = 8,
-    baseline: Annotated[bool, typer.Option(help="Answer from k uniform frames without tools.")] = False,
-    baseline_frames: Annotated[int, typer.Option(min=1, help="Frames for --baseline.")] = 16,
-    initial_frames: Annotated[int, typer.Option(min=1, help="Frames shown before the first turn.")] = 8,
-    sampling: Annotated[str, typer.Option(help="Initial frames: uniform or motion.")] = "uniform",
-    max_turns: Annotated[int, typer.Option(min=1, help="Model turns, the final answer included.")] = 6,
-    max_frames: Annotated[int, typer.Option(min=0, help="Frames the tools may return per question.")] = 32,
-    max_new_tokens: Annotated[int, typer.Option(min=1, help="Tokens per model turn.")] = 512,
-    temperature: Annotated[float, typer.Option(min=0.0, help="0 for greedy decoding.")] = 0.0,
-    device: Annotated[str, typer.Option(help="Device for --backend transformers: auto, cpu, cuda.")] = "auto",
+    concurrency: Annotated[int | None, typer.Option(min=1, help="Items in flight (backend openai).")] = None,
+    baseline: Annotated[bool, typer.Option(help="The baseline preset: 16 uniform frames, no tools.")] = False,
+    baseline_frames: Annotated[int | None, typer.Option(min=1, help="Frames for --baseline.")] = None,
+    initial_frames: flags.InitialFrames = None,
+    sampling: flags.Sampling = None,
+    max_turns: flags.MaxTurns = None,
+    max_frames: flags.MaxFrames = None,
+    max_new_tokens: flags.MaxNewTokens = None,
+    temperature: flags.Temperature = None,
+    device: Annotated[str | None, typer.Option(help="Device for --backend transformers: auto, cpu, cuda.")] = None,
     judge_model: JudgeModel = None,
     judge_base_url: JudgeUrl = None,
-    judge_api_key_env: JudgeKey = "OPENAI_API_KEY",
+    judge_api_key_env: Annotated[str | None, typer.Option(help="Environment variable holding the judge's key.")] = None,
     judge_cache: JudgeCache = None,
-    thumbnail_items: Thumbnails = 30,
+    thumbnail_items: Annotated[int | None, typer.Option(min=0, help="Report items shown with thumbnails.")] = None,
 ) -> None:
-    """Run the agent (or the no-tools baseline) on every item; rerun the same command to resume."""
-    from deepsport.backends import BACKENDS, BackendError, load_chat_model
-    from deepsport.keyframes import SAMPLINGS
-    from eval.benchmark import BenchmarkError, load_benchmark
-    from eval.runner import RunConfig, RunError, open_run, select
+    """Run the agent (or the no-tools baseline) on every item; rerun the same command to resume.
 
-    if backend not in BACKENDS:
-        raise fail(f"unknown --backend '{backend}'; choose one of: {', '.join(BACKENDS)}")
-    if sampling not in SAMPLINGS:
-        raise fail(f"unknown --sampling '{sampling}'; choose one of: {', '.join(SAMPLINGS)}")
-    root = video_root or benchmark.resolve().parent
+    Settings: EvalConfig's defaults < --config < --baseline < CONFIG_OVERRIDES (agent.budget.max_turns=3) < flags."""
+    given = {name: value for name, value in locals().items() if name not in NOT_OVERRIDES}
+    from deepsport.backends import BackendError, load_chat_model
+    from deepsport.config import ConfigError, load_config
+    from eval.benchmark import BenchmarkError, load_benchmark
+    from eval.config import EvalConfig
+    from eval.runner import RunError, open_run, select
+
+    if baseline_frames is not None and not baseline:
+        raise fail("--baseline-frames sets the frames of --baseline; give both, or --initial-frames")
+    given |= {
+        "sports": _split(sports),
+        "dimensions": _split(dimensions),
+        "initial_frames": baseline_frames or initial_frames,
+    }
+    preset = ["agent.preset=baseline"] if baseline else []  # first: the file's agent keys give way to the preset
     try:
-        loaded = load_benchmark(benchmark, root)
+        settings = load_config(
+            EvalConfig, config, [*preset, *(config_overrides or []), *flags.overrides(EVAL_KEYS, **given)]
+        )
+    except ConfigError as err:
+        raise fail(str(err)) from None
+    if settings.benchmark is None:
+        raise fail("no benchmark: give --benchmark (or benchmark: in the --config file)")
+    path = Path(settings.benchmark)
+    root = Path(settings.video_root) if settings.video_root else path.resolve().parent
+    try:
+        loaded = load_benchmark(path, root)
     except BenchmarkError as err:
         raise fail(str(err)) from None
     if loaded.problems:
         err_console.print(
             f"[yellow]{len(loaded.problems)} problems in the benchmark; those rows are skipped[/] "
-            f"(list them with: deepsport eval validate {escape(str(benchmark))} --video-root {escape(str(root))})"
+            f"(list them with: deepsport eval validate {escape(str(path))} --video-root {escape(str(root))})"
         )
-    items = select(loaded.items, _split(sports), _split(dimensions), limit)
+    items = select(loaded.items, settings.sports, settings.dimensions, settings.limit)
     if not items:
         raise fail("no benchmark items match --sports/--dimensions; see the names with `deepsport eval validate`")
-    config = RunConfig(
-        benchmark=str(benchmark.resolve()),
-        model=model,
-        backend=backend,
-        baseline=baseline,
-        baseline_frames=baseline_frames,
-        initial_frames=initial_frames,
-        sampling=sampling,
-        max_turns=max_turns,
-        max_frames=max_frames,
-        max_new_tokens=max_new_tokens,
-        temperature=temperature,
-    )
-    out = out or Path("eval_runs") / f"{benchmark.stem}-{Path(model).name}{'-baseline' if baseline else ''}"
+    no_tools = "-baseline" if settings.agent.tools == [] else ""
+    run_dir = Path(settings.out or Path("eval_runs") / f"{path.stem}-{Path(settings.model).name}{no_tools}")
+    settings.benchmark, settings.video_root, settings.out = str(path.resolve()), str(root.resolve()), str(run_dir)
     try:
-        open_run(out, config)
+        open_run(run_dir, settings)
     except RunError as err:
         raise fail(str(err)) from None
-    judge = _judge(out, judge_model, judge_base_url, judge_api_key_env, judge_cache)
-    workers = concurrency if backend == "openai" else 1
+    judging = settings.judge
+    judge = _judge(run_dir, judging.model, judging.base_url, judging.api_key_env, judging.cache)
+    workers = settings.concurrency if settings.backend == "openai" else 1
     try:
-        with err_console.status(f"Loading {escape(model)} ({backend})…"):
-            chat_model = load_chat_model(model, backend, base_url=base_url, api_key_env=api_key_env, device=device)
+        with err_console.status(f"Loading {escape(settings.model)} ({settings.backend})…"):
+            chat_model = load_chat_model(
+                settings.model, settings.backend, settings.base_url, settings.api_key_env, settings.device
+            )
     except BackendError as err:
         raise fail(str(err)) from None
     try:
-        progress = _run_with_bar(chat_model, config, items, out, root, workers, judge)
+        progress = _run_with_bar(chat_model, settings, items, run_dir, root, workers, judge)
     except KeyboardInterrupt:
-        raise fail(f"interrupted; finished items are saved in {out}: run the same command to resume") from None
+        raise fail(f"interrupted; finished items are saved in {run_dir}: run the same command to resume") from None
     finally:
         chat_model.close()
     console.print(
         f"{progress.done} items answered now, {progress.skipped} already done, {progress.errors} errors; "
-        f"results in {escape(str(out))}"
+        f"results in {escape(str(run_dir))}"
     )
-    _write_reports(out, root, thumbnail_items)
+    _write_reports(run_dir, root, settings.thumbnail_items)
 
 
 @app.command()
@@ -169,7 +185,7 @@ def score(
     except RunError as err:
         raise fail(str(err)) from None
     console.print("Scored by: " + ", ".join(f"{k} {v}" for k, v in sorted(methods.items())))
-    _write_reports(run_dir, video_root or Path(config["benchmark"]).parent, thumbnail_items)
+    _write_reports(run_dir, video_root or _saved_video_root(config), thumbnail_items)
 
 
 @app.command()
@@ -180,7 +196,7 @@ def report(
 ) -> None:
     """Write report.md, report.json and report.html for a run."""
     config = _saved_config(run_dir)
-    _write_reports(run_dir, video_root or Path(config["benchmark"]).parent, thumbnail_items)
+    _write_reports(run_dir, video_root or _saved_video_root(config), thumbnail_items)
 
 
 @app.command()
@@ -233,6 +249,11 @@ def _saved_config(run_dir: Path) -> dict[str, Any]:
         return json.loads((run_dir / CONFIG).read_text())
     except (OSError, json.JSONDecodeError):
         raise fail(f"{run_dir} is not a run directory (no readable {CONFIG}); give the --out of a run") from None
+
+
+def _saved_video_root(config: dict[str, Any]) -> Path:
+    """The video root a run used (recorded in its config; older runs: the benchmark's folder)."""
+    return Path(config.get("video_root") or Path(config["benchmark"]).parent)
 
 
 def _judge(out: Path, model: str | None, base_url: str | None, api_key_env: str, cache: Path | None) -> Any:

@@ -44,7 +44,7 @@ def render_html(summary: dict[str, Any], rows: list[Row], video_root: Path | Non
     """The whole page as one string (no external resources)."""
     config = summary["config"]
     answered = [r for r in rows if r["status"] == "ok"]
-    mode = "baseline, no tools" if config.get("baseline") else "agent with tools"
+    mode = "baseline, no tools" if (config.get("agent") or {}).get("tools") == [] else "agent with tools"
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>DeepSport evaluation: {escape(str(config.get('model', '')))}</title>",

@@ -52,7 +52,8 @@ def summarize(rows: list[Row], config: dict[str, Any] | None = None) -> dict[str
 
 def to_markdown(summary: dict[str, Any]) -> str:
     config, overall, latency = summary["config"], summary["overall"], summary["latency"]
-    mode = f"baseline ({config.get('baseline_frames')} uniform frames, no tools)" if config.get("baseline") else "agent"
+    agent = config.get("agent") or {}
+    mode = f"baseline ({agent.get('initial_frames')} frames, no tools)" if agent.get("tools") == [] else "agent"
     lines = [
         f"# Evaluation: {config.get('model', '?')} ({config.get('backend', '?')}, {mode})",
         "",

@@ -1,15 +1,14 @@
 """The benchmark runner: the agent on every item, one results line per finished item, resumable.
 
-A run directory holds ``config.json`` (what decides the answers: model, backend, agent settings, baseline)
-and ``results.jsonl`` (one row per finished item, written as it finishes, with its trajectory and score).
-Running the same command again skips items that finished and retries those that failed; a different config
-in the same directory is refused. Baseline mode answers from k uniform frames without tools, in the same
-layout, so the value of the tools is measured on the same benchmark.
+A run directory holds ``config.json`` (the resolved ``EvalConfig``; its benchmark, model, backend and agent
+settings decide the answers) and ``results.jsonl`` (one row per finished item, written as it finishes, with
+its trajectory and score). Running the same command again skips items that finished and retries those that
+failed; a different config in the same directory is refused. The baseline preset answers from 16 uniform
+frames without tools, in the same layout, so the value of the tools is measured on the same benchmark.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 import os
@@ -19,15 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from deepsport.agent import Agent, AgentConfig
-from deepsport.backends import ChatModel, GenerationConfig
+from deepsport.agent import Agent
+from deepsport.backends import ChatModel
+from deepsport.config import to_dict
 from deepsport.jobs import run_appending
 from deepsport.jsonl import read_jsonl
 from deepsport.judge import Judge, JudgeError
 from deepsport.paths import resolve_video
 from deepsport.schemas import QAItem
 from deepsport.scoring import score_answer
-from deepsport.tools import Budget
+from eval.config import EvalConfig, answer_settings
 
 CONFIG = "config.json"
 RESULTS = "results.jsonl"
@@ -37,45 +37,20 @@ class RunError(Exception):
     """A run cannot start or go on (a config clash, an unreadable run dir); one line a user can act on."""
 
 
-@dataclass
-class RunConfig:
-    """Everything that decides the answers; a run directory keeps one and refuses another."""
-
-    benchmark: str
-    model: str
-    backend: str = "transformers"
-    baseline: bool = False
-    baseline_frames: int = 16
-    initial_frames: int = 8
-    sampling: str = "uniform"
-    max_turns: int = 6
-    max_frames: int = 32
-    max_new_tokens: int = 512
-    temperature: float = 0.0
-
-    def agent_config(self) -> AgentConfig:
-        generation = GenerationConfig(max_new_tokens=self.max_new_tokens, temperature=self.temperature)
-        if self.baseline:
-            budget = Budget(max_turns=1, total_frames=0)
-            return AgentConfig(initial_frames=self.baseline_frames, tools=[], budget=budget, generation=generation)
-        return AgentConfig(
-            initial_frames=self.initial_frames,
-            sampling=self.sampling,  # type: ignore[arg-type]
-            budget=Budget(max_turns=self.max_turns, total_frames=self.max_frames),
-            generation=generation,
-        )
-
-
-def open_run(out: Path, config: RunConfig) -> None:
-    """Create the run directory with its config, or check that an existing one was made with the same."""
+def open_run(out: Path, config: EvalConfig) -> None:
+    """Create the run directory with its config, or check that an existing one was made with the same
+    answer settings (benchmark, model, backend, agent); limits, filters, judge and concurrency may change."""
     path = out / CONFIG
-    wanted = dataclasses.asdict(config)
+    wanted = to_dict(config)
     if path.exists():
         try:
             saved = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError) as err:
             raise RunError(f"{path} is unreadable ({err}); remove it or use another --out") from None
-        clashes = [f"{k}={saved.get(k)!r} (now {v!r})" for k, v in wanted.items() if saved.get(k) != v]
+        before = answer_settings(saved if isinstance(saved, dict) else {})
+        clashes = [
+            f"{k}={before.get(k)!r} (now {v!r})" for k, v in answer_settings(wanted).items() if before.get(k) != v
+        ]
         if clashes:
             raise RunError(
                 f"{out} holds a run with a different config: {'; '.join(clashes)}. "
@@ -126,7 +101,7 @@ class Progress:
 
 def run_items(
     model: ChatModel,
-    config: RunConfig,
+    config: EvalConfig,
     items: list[QAItem],
     out: Path,
     video_root: Path,
@@ -138,7 +113,7 @@ def run_items(
     finished = {i for i, row in load_results(out).items() if row["status"] == "ok"}
     todo = [item for item in items if item.id not in finished]
     progress = Progress(total=len(items), skipped=len(items) - len(todo))
-    agent = Agent(model, config.agent_config(), backend=config.backend)
+    agent = Agent(model, config.agent, backend=config.backend)
     if on_row:
         on_row(progress)
 

@@ -13,9 +13,8 @@ from typing import Any, Literal
 import yaml
 
 from deepsport.agent import AgentConfig
-from deepsport.config import to_dict
-from deepsport.keyframes import Sampling
-from deepsport.tools import Budget
+from deepsport.config import ConfigError, to_dict
+from deepsport.schemas import TASK_TYPES
 
 
 @dataclass
@@ -41,8 +40,14 @@ class Curriculum:
     """Order of the SFT examples: by task type (listed order first, others after), then by trajectory length."""
 
     enabled: bool = False
-    task_types: list[str] = field(default_factory=list)
+    task_types: list[str] = field(default_factory=list)  # names from deepsport.schemas.TASK_TYPES
     by_length: bool = True  # fewer turns and frames first, within a task type
+
+    def __post_init__(self) -> None:
+        unknown = [name for name in self.task_types if name not in TASK_TYPES]
+        if unknown:  # a misspelt type would silently go last
+            valid = ", ".join(TASK_TYPES)
+            raise ConfigError(f"data.curriculum.task_types: unknown task type {unknown[0]!r}; valid ones: {valid}")
 
 
 @dataclass
@@ -83,26 +88,6 @@ class SFTJob:
     train: OptimSettings = field(default_factory=OptimSettings)
     resume: bool = True  # continue from the last checkpoint in train.output_dir
     trl: dict[str, Any] = field(default_factory=dict)  # extra trl.SFTConfig arguments
-
-
-@dataclass
-class AgentSettings:
-    """The episode every rollout runs: the same settings as ``deepsport ask``."""
-
-    initial_frames: int = 8
-    sampling: Sampling = "uniform"
-    budget: Budget = field(default_factory=Budget)
-    tools: list[str] | None = None  # None: every registered tool
-    max_pixels: int | None = None
-
-    def agent_config(self) -> AgentConfig:
-        return AgentConfig(
-            initial_frames=self.initial_frames,
-            sampling=self.sampling,
-            budget=self.budget,
-            tools=self.tools,
-            max_pixels=self.max_pixels,
-        )
 
 
 @dataclass
@@ -160,7 +145,8 @@ class NeedToolSettings:
 class GRPOJob:
     model: ModelSettings = field(default_factory=ModelSettings)
     data: DataSettings = field(default_factory=lambda: DataSettings(path="data/distill/rl"))
-    agent: AgentSettings = field(default_factory=AgentSettings)
+    # the episode every rollout runs, as ``deepsport ask`` (generation aside: TRL samples with train.*)
+    agent: AgentConfig = field(default_factory=AgentConfig)
     reward: RewardSettings = field(default_factory=RewardSettings)
     need_tool: NeedToolSettings = field(default_factory=NeedToolSettings)
     vllm: VLLMSettings = field(default_factory=VLLMSettings)

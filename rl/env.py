@@ -20,12 +20,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from deepsport.agent import AgentConfig
 from deepsport.backends.base import Completion
 from deepsport.parsing import ToolCall, parse_turn
 from deepsport.schemas import QAItem, Trajectory
 from deepsport.session import Session, turn_requests, with_final_prompt
 from deepsport.tools import REGISTRY, tool_names
-from rl.config import AgentSettings
 from rl.data import video_path
 
 IM_START, IM_END = "<|im_start|>", "<|im_end|>"
@@ -36,7 +36,7 @@ class ToolEnvironment:
     """One rollout's ``Session``. TRL calls ``deepsport_tool`` once per request of a turn, as ``rollout_parser``
     wrote them: the agent's parser and turn rule decide what runs, the environment only replies."""
 
-    def __init__(self, settings: AgentSettings, video_root: str | Path) -> None:
+    def __init__(self, settings: AgentConfig, video_root: str | Path) -> None:
         self.settings = settings
         self.video_root = video_root
         self.item: QAItem | None = None
@@ -49,7 +49,7 @@ class ToolEnvironment:
         self._close()
         self.item = QAItem.model_validate_json(qa)
         path = video_path(self.video_root, self.item.video)
-        self.session = Session(path, self.item.question, self.settings.agent_config())
+        self.session = Session(path, self.item.question, self.settings)
         self.turn, self.stopped = -1, None
         return self.session.messages[1]["content"]  # after the system message, which TRL's prompt column holds
 
@@ -80,12 +80,12 @@ class ToolEnvironment:
         self.session = None
 
 
-def tool_schemas(settings: AgentSettings) -> list[dict[str, Any]]:
+def tool_schemas(settings: AgentConfig) -> list[dict[str, Any]]:
     """The JSON schemas the model is shown, exactly as ``Toolbox.schemas`` gives them to the agent."""
     return [REGISTRY[name].schema() for name in tool_names(settings.tools)]
 
 
-def environment_factory(settings: AgentSettings, video_root: str | Path) -> Callable[[], ToolEnvironment]:
+def environment_factory(settings: AgentConfig, video_root: str | Path) -> Callable[[], ToolEnvironment]:
     """A zero-argument factory for TRL (checks the configured tools first)."""
     tool_names(settings.tools)
     return functools.partial(ToolEnvironment, settings, video_root)

@@ -111,7 +111,7 @@ def rl_dataset(config: GRPOJob):
         from rl.need import needs_tool_column
 
         dataset = dataset.add_column("needs_tool", needs_tool_column(dataset, config))
-    system = config.agent.agent_config().system_prompt
+    system = config.agent.system_prompt
     prompt = [{"role": "system", "content": system}, {"role": "user", "content": ""}]
     return dataset.map(lambda _: {"prompt": prompt})
 
@@ -155,7 +155,7 @@ def build_trainer(config: GRPOJob):
         processing_class=processor,
         environment_factory=environment_factory(config.agent, config.data.video_root),
         tool_schemas=tool_schemas(config.agent),
-        max_calls_per_turn=config.agent.agent_config().max_calls_per_turn,
+        max_calls_per_turn=config.agent.max_calls_per_turn,
     )
 
 

@@ -19,7 +19,6 @@ from deepsport.backends import GenerationConfig, load_chat_model
 from deepsport.jsonl import JsonlAppender, read_jsonl
 from deepsport.schemas import QAItem
 from deepsport.scoring import score_answer
-from deepsport.tools import Budget
 from rl.config import GRPOJob
 from rl.data import video_path
 
@@ -33,10 +32,7 @@ def needs_tool_column(dataset: Dataset, config: GRPOJob) -> list[bool]:
         settings = config.need_tool
         model = load_chat_model(settings.model or config.model.name_or_path)
         generation = GenerationConfig(max_new_tokens=settings.max_new_tokens, temperature=float(settings.samples > 1))
-        agent_config = dataclasses.replace(
-            config.agent.agent_config(), tools=[], budget=Budget(max_turns=1), generation=generation
-        )
-        agent = Agent(model, agent_config)
+        agent = Agent(model, dataclasses.replace(config.agent.with_preset("no_tools"), generation=generation))
         path.parent.mkdir(parents=True, exist_ok=True)
         with JsonlAppender(path) as out:
             for row in track(todo, description="no-tool pass"):

@@ -1,5 +1,6 @@
 """The small commands: frames, info, schema and dev tiny-model, as a user runs them."""
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -9,7 +10,10 @@ from PIL import Image
 from transformers import AutoModelForImageTextToText, AutoProcessor
 from typer.testing import CliRunner
 
+from deepsport.agent import AgentConfig
+from deepsport.backends.replay import ReplayChatModel
 from deepsport.cli import app
+from deepsport.config import to_dict
 from deepsport.dev.synthetic import make_video, read_index
 
 
@@ -92,3 +96,19 @@ def test_spot_a_video_without_training(tmp_path):
 def test_ask_rejects_a_missing_spotter_checkpoint(video, tmp_path):
     result = run("ask", video, "Q?", "--spotter", tmp_path / "nope.pt")
     assert result.exit_code == 1 and "nope.pt" in result.stderr and "Traceback" not in result.output
+
+
+def test_ask_builds_its_agent_through_the_config_keys(video, monkeypatch):
+    monkeypatch.setattr("deepsport.backends.load_chat_model", lambda *a, **k: ReplayChatModel(["<answer>7</answer>"]))
+    plain = run("ask", video, "Q?", "--json")
+    assert plain.exit_code == 0, plain.output
+    assert json.loads(plain.stdout)["config"] == to_dict(AgentConfig())  # the defaults of eval, GRPO and distill
+    args = ["--config", "configs/eval.yaml", "preset=baseline", "budget.max_turns=2", "--initial-frames", 4]
+    tuned = run("ask", video, "Q?", *args, "--json")
+    assert tuned.exit_code == 0, tuned.output
+    baseline = AgentConfig.preset("baseline")
+    budget = dataclasses.replace(baseline.budget, max_turns=2)
+    expected = dataclasses.replace(baseline, initial_frames=4, budget=budget)
+    assert json.loads(tuned.stdout)["config"] == to_dict(expected)
+    bad = run("ask", video, "Q?", "budget.max_turn=3")
+    assert bad.exit_code == 1 and "unknown key 'budget.max_turn'" in bad.stderr and "Traceback" not in bad.output

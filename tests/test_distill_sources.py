@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from data_distill.questions import TASK_TYPES, make_item, number, seconds
+from data_distill.questions import make_item, number, seconds
 from data_distill.sources import SOURCES, SourceError, load_source
 from deepsport.paths import VideoPathError, resolve_video
-from deepsport.schemas import DIMENSIONS, QAItem
+from deepsport.schemas import DIMENSIONS, TASK_TYPES, QAItem
 from deepsport.scoring import score_answer
 
 ANNOTATIONS = Path(__file__).resolve().parents[2] / "shared" / "annotations"
@@ -629,6 +629,10 @@ def test_custom_events_and_questions(tmp_path: Path) -> None:
         (
             "video,question,answer,dimension\nm/a.mp4,Who?,Zed,fun\n",
             r"x.csv:2: dimension 'fun'; expected one of recognition",
+        ),
+        (
+            "video,question,answer,task_type\nm/a.mp4,Who?,Zed,localization\n",
+            r"x.csv:2: task_type 'localization'; expected one of recognition, temporal_localisation",
         ),
         ("video,clip\nm/a.mp4,1\n", r"x.csv: no 'label' or 'question' column"),
     ],

@@ -16,12 +16,15 @@ from eval_bench import AGENT_SCORES, BASELINE_SCORES, ITEMS, build_benchmark, se
 from PIL import Image
 from typer.testing import CliRunner
 
+from deepsport.agent import AgentConfig
 from deepsport.backends.openai_backend import OpenAIChatModel
 from deepsport.cli import app
+from deepsport.config import to_dict
 from deepsport.dev.synthetic import make_video
 from deepsport.jsonl import read_jsonl
 from eval.benchmark import load_benchmark
-from eval.runner import RunConfig, load_results, open_run, run_items
+from eval.config import EvalConfig
+from eval.runner import load_results, open_run, run_items
 
 ERRORS = {"n7"}  # corrupt video
 
@@ -90,7 +93,11 @@ def test_runner_scores_every_item_as_scripted(agent_run):
     assert "| recognition | 3 | 2 | 50.0% | 1 |" in markdown and "`n7`" in markdown
 
 
-def test_baseline_answers_from_16_frames_without_tools(baseline_run, agent_run):
+def test_baseline_answers_from_16_frames_without_tools(baseline_run, agent_run, bench, url, tmp_path):
+    saved = json.loads((baseline_run / "config.json").read_text())
+    assert saved["agent"] == to_dict(AgentConfig.preset("baseline"))
+    again = shutil.copytree(baseline_run, tmp_path / "again")  # the preset as a key: the same run, resumed
+    assert "1 items answered now, 7 already done" in evaluate(bench, url, again, "agent.preset=baseline").output
     rows = load_results(baseline_run)
     assert scores(baseline_run) == BASELINE_SCORES
     ok = [row for row in rows.values() if row["status"] == "ok"]
@@ -123,13 +130,45 @@ def test_rerun_resumes_and_a_different_config_is_refused(bench, url, tmp_path):
     assert scores(out) == {**AGENT_SCORES, "n7": 1.0}
     clash = evaluate(bench, url, out, "--max-turns", "3")
     assert clash.exit_code == 1
-    assert "holds a run with a different config: max_turns=6 (now 3)" in " ".join(clash.output.split())
+    assert "holds a run with a different config: agent.budget.max_turns=6 (now 3)" in " ".join(clash.output.split())
+
+
+def test_run_from_the_eval_config_with_flags_as_overrides(bench, url, tmp_path):
+    out = tmp_path / "from-config"
+    keys = [f"benchmark={bench}", f"video_root={bench.parent}", "model=scripted", "backend=openai", f"base_url={url}"]
+    keys += [f"out={out}", "judge.model=scripted", f"judge.base_url={url}", "agent.initial_frames=4", "concurrency=2"]
+    args = ["eval", "run", "--config", "configs/eval.yaml", *keys, "--initial-frames", "8", "--concurrency", "4"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert scores(out) == AGENT_SCORES  # the flag won over the override: 8 initial frames, as scripted
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["agent"]["initial_frames"] == 8 and saved["concurrency"] == 4
+    assert saved["benchmark"] == str(bench.resolve()) and saved["judge"]["model"] == "scripted"
+    assert saved["agent"] == to_dict(AgentConfig())  # the file's agent section is the defaults of ask and eval
+    resumed = evaluate(bench, url, out)  # the same settings from flags alone: the run resumes
+    assert "1 items answered now, 7 already done" in resumed.output, resumed.output
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["agent.budget.max_turn=3"], "unknown key 'agent.budget.max_turn'"),
+        (["--backend", "grpc"], "backend must be one of 'transformers', 'openai', got 'grpc'"),
+        (["--sampling", "random"], "agent.sampling must be one of 'uniform', 'motion', got 'random'"),
+        (["--baseline-frames", "8"], "--baseline-frames sets the frames of --baseline"),
+        (["--config", "configs/nope.yaml"], "config file configs/nope.yaml not found"),
+    ],
+)
+def test_bad_settings_are_one_line_errors(bench, args, message):
+    result = CliRunner().invoke(app, ["eval", "--benchmark", str(bench), "--model", "m", *args])
+    assert result.exit_code == 1 and message in result.stderr and "Traceback" not in result.output
+    assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_backend_failures_become_error_rows_and_are_retried(bench, tmp_path):
     failing = {"n2", "n3"}
     items = load_benchmark(bench).items
-    config = RunConfig(benchmark=str(bench), model="scripted", backend="openai")
+    config = EvalConfig(benchmark=str(bench), model="scripted", backend="openai")
     open_run(tmp_path, config)
     with serve(failing=failing) as endpoint:
         model = OpenAIChatModel("scripted", endpoint.url, max_retries=0)

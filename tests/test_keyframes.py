@@ -43,4 +43,4 @@ def test_motion_times_on_hand_made_motion():
 
 def test_ask_rejects_an_unknown_sampling(burst_video):
     result = CliRunner().invoke(app, ["ask", str(burst_video), "Q?", "--sampling", "random"])
-    assert result.exit_code == 1 and "choose one of: uniform, motion" in result.stderr
+    assert result.exit_code == 1 and "sampling must be one of 'uniform', 'motion', got 'random'" in result.stderr

@@ -17,11 +17,11 @@ from typer.testing import CliRunner
 from data_distill.oracle import oracle_trajectory
 from deepsport.agent import AgentConfig
 from deepsport.cli import app
-from deepsport.config import load_config
+from deepsport.config import ConfigError, load_config
 from deepsport.dev.synthetic import make_video
 from deepsport.schemas import QAItem, Span, Trajectory
 from deepsport.tools import Budget
-from rl.config import GRPOJob, SFTJob
+from rl.config import DataSettings, GRPOJob, SFTJob
 from rl.data import load_split, sft_transform, trajectory_messages
 from rl.models import load_processor
 from rl.sft import AssistantOnlyCollator
@@ -31,7 +31,6 @@ AGENT = AgentConfig(initial_frames=2, tools=["choose_frames"], budget=Budget(max
 AGENT_OVERRIDES = [
     "agent.initial_frames=2",
     "agent.tools=[choose_frames]",
-    "agent.max_pixels=null",
     "agent.budget.max_turns=3",
     "agent.budget.frames_per_call=2",
 ]
@@ -52,7 +51,7 @@ def sft_data(tmp_path_factory):
             question="What number is shown?",
             answer=str(digit),
             answer_type="number",
-            task_type="read_number" if i else "count",
+            task_type="recognition" if i else "counting",
             evidence=Span(start=3.0, end=4.0),
         )
         trajectory = oracle_trajectory(item, root / item.video, AGENT)
@@ -138,9 +137,17 @@ def test_curriculum_orders_by_task_type_then_length(sft_data):
     config = load_config(
         SFTJob,
         None,
-        [f"data.path={sft_data / 'sft'}", "data.curriculum.enabled=true", "data.curriculum.task_types=[read_number]"],
+        [f"data.path={sft_data / 'sft'}", "data.curriculum.enabled=true", "data.curriculum.task_types=[recognition]"],
     )
-    assert load_split(config.data, ())["task_type"] == ["read_number", "count"]
+    assert load_split(config.data, ())["task_type"] == ["recognition", "counting"]
+
+
+def test_an_unknown_curriculum_task_type_is_a_one_line_error():
+    with pytest.raises(ConfigError) as err:
+        load_config(SFTJob, None, ["data.curriculum.task_types=[recognition, localization]"])
+    message = str(err.value)
+    assert "unknown task type 'localization'" in message and "temporal_localisation" in message
+    assert "\n" not in message
 
 
 @pytest.mark.slow
@@ -245,3 +252,31 @@ def test_resolved_config_round_trips(tmp_path):
     config = load_config(GRPOJob, "configs/grpo.yaml", ["reward.gate=need", "train.learning_rate=2e-6"])
     assert load_config(GRPOJob, write_resolved(config, tmp_path)) == config
     assert Path("configs/accelerate/zero3.yaml").exists() and Path("configs/accelerate/zero2.yaml").exists()
+
+
+def test_the_no_tool_pass_answers_from_the_rollouts_initial_frames_without_tools(sft_data, tmp_path, monkeypatch):
+    from deepsport.backends import Completion
+    from rl import need
+
+    seen = []
+
+    class Answering:
+        name = "answering"
+
+        def chat(self, messages, generation):
+            seen.append((messages, generation))
+            return Completion(text="<answer>7</answer>", prompt_tokens=0, completion_tokens=0)
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(need, "load_chat_model", lambda name: Answering())
+    overrides = [*AGENT_OVERRIDES, f"data.video_root={sft_data}", f"train.output_dir={tmp_path}"]
+    config = load_config(GRPOJob, None, [*overrides, "need_tool.samples=1", "need_tool.max_new_tokens=16"])
+    dataset = load_split(DataSettings(path=str(sft_data / "rl")), ())
+    assert need.needs_tool_column(dataset, config) == [False, True]  # n0 shows 7, n1 shows 4
+    messages, generation = seen[0]
+    assert len(seen) == 2 and generation.max_new_tokens == 16 and generation.temperature == 0.0
+    assert "<tools>" not in messages[0]["content"]
+    frames = [block for block in messages[1]["content"] if block["type"] == "image"]
+    assert len(frames) == config.agent.initial_frames  # the rollout's frames, not the eval baseline's 16

@@ -14,7 +14,6 @@ from deepsport.schemas import QAItem
 from deepsport.session import Session, final_answer, tool_message
 from deepsport.spotting.model import CheckpointError
 from deepsport.tools import Budget, Episode, Toolbox
-from rl.config import AgentSettings
 from rl.env import environment_factory, rollout_message, rollout_trajectory
 
 QUESTION = "What number is shown?"
@@ -50,7 +49,7 @@ def agent_run(video, texts, **config):
     return Agent(ReplayChatModel(texts), AgentConfig(**config), backend="replay").run(video, QUESTION)
 
 
-def rollout_environment(video, settings: AgentSettings, item_id: str = "q1"):
+def rollout_environment(video, settings: AgentConfig, item_id: str = "q1"):
     """A GRPO environment reset on `video` (its folder is the video root), as TRL makes one per rollout."""
     environment = environment_factory(settings, video.parent)()
     environment.reset(qa=QAItem(id=item_id, video=video.name, question=QUESTION, answer="7").model_dump_json())
@@ -113,11 +112,11 @@ def test_driving_a_session_by_hand_records_what_the_agent_records(video):
 )
 def test_the_grpo_rollout_and_the_agent_record_the_same_trajectory(video, texts, stop_reason, answer):
     budget = Budget(max_turns=3)
-    settings = AgentSettings(initial_frames=8, budget=budget, tools=["choose_frames"])
+    settings = AgentConfig(initial_frames=8, budget=budget, tools=["choose_frames"])
     environment = rollout_environment(video, settings)
     run_like_trl(environment, texts, budget.max_turns)
     from_rollout = rollout_trajectory(environment, texts, "policy")
-    from_agent = agent_run(video, texts, **vars(settings))
+    from_agent = Agent(ReplayChatModel(texts), settings, backend="replay").run(video, QUESTION)
     assert (from_rollout.stop_reason, from_rollout.answer) == (from_agent.stop_reason, from_agent.answer)
     assert (from_rollout.stop_reason, from_rollout.answer) == (stop_reason, answer)
     assert recorded(from_rollout) == recorded(from_agent)
@@ -146,11 +145,11 @@ FIVE = "".join(
 )
 def test_rollouts_follow_the_agents_turn_rule(video, texts, budget):
     """One parser and one turn rule: the replies a rollout gets and what it records are the agent's."""
-    settings = AgentSettings(initial_frames=2, budget=budget, tools=["choose_frames"])
+    settings = AgentConfig(initial_frames=2, budget=budget, tools=["choose_frames"])
     environment = rollout_environment(video, settings)
     replies = run_like_trl(environment, texts, budget.max_turns)
     from_rollout = rollout_trajectory(environment, texts)
-    from_agent = agent_run(video, texts, **vars(settings))
+    from_agent = Agent(ReplayChatModel(texts), settings, backend="replay").run(video, QUESTION)
     assert recorded(from_rollout) == recorded(from_agent)
     agent_replies = [m["content"] for m in from_agent.messages if m["role"] == "tool"]
     strip = [[{k: v for k, v in block.items() if k != "image"} for block in reply] for reply in replies]

@@ -17,7 +17,8 @@ Questions (one per row):
   time_span a time or "start-end" in seconds;
 - ``options`` (for choices): a JSON list in JSONL, options separated by ``|`` in CSV;
 - ``sport``, ``dimension`` (recognition, rules, assessment or commentary; default recognition), ``task_type``
-  (default: the dimension), ``start`` and ``end`` (the evidence span, optional), ``tolerance`` (optional), ``id``.
+  (one of ``deepsport.schemas.TASK_TYPES``; default: the dimension), ``start`` and ``end`` (the evidence span,
+  optional), ``tolerance`` (optional), ``id``.
 
 A bad row stops the load with an error naming the file, the line and the problem.
 
@@ -33,10 +34,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from data_distill.questions import FORMAT_HINTS, TASK_TYPES, item_id, make_item, nonempty, seconds, span_text
+from data_distill.questions import FORMAT_HINTS, item_id, make_item, nonempty, seconds, span_text
 from data_distill.sources.common import SourceError, annotation_files, require_path
 from deepsport.paths import VideoPathError, relative_video
-from deepsport.schemas import DIMENSIONS, QAItem, Span
+from deepsport.schemas import DIMENSIONS, TASK_TYPES, QAItem, Span
 from deepsport.scoring import parse_span, parse_time
 
 SOURCE = "custom"
@@ -215,6 +216,8 @@ def _question(row: dict[str, Any], file: Path, line: int, sport: str) -> QAItem:
     if dimension not in DIMENSIONS:
         raise SourceError(f"{file}:{line}: dimension {dimension!r}; expected one of {', '.join(DIMENSIONS)}")
     task_type = str(row.get("task_type") or (dimension if dimension in TASK_TYPES else "recognition"))
+    if task_type not in TASK_TYPES:
+        raise SourceError(f"{file}:{line}: task_type {task_type!r}; expected one of {', '.join(TASK_TYPES)}")
     start, end = _time(row, "start", file, line), _time(row, "end", file, line)
     evidence = Span(start=start, end=end if end is not None else start) if start is not None else None
     meta: dict[str, Any] = {"template": "custom_question", "line": f"{file.name}:{line}"}
