@@ -138,7 +138,7 @@ def test_two_process_grpo_writes_one_final_model(tiny_model_dir, data, tmp_path)
     overrides = [f"model.name_or_path={model}", f"data.path={data / 'rl'}", f"data.video_root={data}"]
     overrides += [f"train.output_dir={tmp_path}", "vllm.mode=disabled", "train.max_steps=1", "train.save_steps=1"]
     overrides += ["train.per_device_train_batch_size=2", "train.num_generations=4", "train.max_completion_length=64"]
-    overrides += ["agent.initial_frames=2", "agent.tools=[choose_frames]", "agent.max_pixels=null"]
+    overrides += ["agent.initial_frames=2", "agent.tools=[choose_frames]"]
     overrides += ["agent.budget.max_turns=2", "train.learning_rate=1e-3", "train.log_completions=false"]
     result = launch("rl", *overrides)
     assert result.stdout.count("Done. Final model") == 1
