@@ -134,10 +134,15 @@ class GRPOSettings(OptimSettings):
 
 @dataclass
 class NeedToolSettings:
-    """The no-tool pass behind the "need" gate: answer from the initial frames alone."""
+    """The no-tool pass behind the "need" gate (``deepsport train needs``): answer from the initial frames alone."""
 
-    model: str | None = None  # None: the policy being trained
-    samples: int = 1  # answers per question (temperature 1 when > 1); needs_tool = mean accuracy < threshold
+    model: str | None = None  # None: model.name_or_path (the policy to be trained)
+    backend: Literal["transformers", "openai"] = "transformers"  # openai: an endpoint such as vLLM for real runs
+    base_url: str | None = None  # the endpoint, for backend openai
+    api_key_env: str = "OPENAI_API_KEY"
+    concurrency: int = 8  # requests in flight (the in-process backend answers one at a time)
+    samples: int = 1  # answers per question; needs_tool = mean accuracy < reward.threshold
+    temperature: float = 1.0  # when samples > 1 (one sample is greedy)
     max_new_tokens: int = 256
 
 

@@ -108,9 +108,16 @@ def rl_dataset(config: GRPOJob):
     if any(item.answer_type == "text" for item in items) and config.reward.judge.model is None:
         raise DataError("the dataset has open-text questions: set reward.judge.model (an LLM judge) to score them")
     if config.reward.gate == "need" and "needs_tool" not in dataset.column_names:
-        from rl.need import needs_tool_column
-
-        dataset = dataset.add_column("needs_tool", needs_tool_column(dataset, config))
+        raise DataError(
+            f"reward.gate=need needs a needs_tool column in {config.data.path}: run "
+            "`deepsport train needs --config CONFIG` (the same config and overrides) first"
+        )
+    if config.reward.gate == "need" and None in dataset["needs_tool"]:
+        unknown = dataset["needs_tool"].count(None)
+        raise DataError(
+            f"{unknown} questions in {config.data.path} have no needs_tool yet (their answers could not be scored): "
+            "run `deepsport train needs` again"
+        )
     system = config.agent.system_prompt
     prompt = [{"role": "system", "content": system}, {"role": "user", "content": ""}]
     return dataset.map(lambda _: {"prompt": prompt})

@@ -1,48 +1,169 @@
-"""The no-tool pass behind the "need" gate: can the initial frames alone answer each question?
+"""The "need" gate's data step: can the initial frames alone answer each RL question? (``deepsport train needs``)
 
-Each question is answered by ``deepsport.agent.Agent`` with no tools and one turn (the same initial frames as a
-rollout), scored like the reward; ``needs_tool`` is True when the mean accuracy is below the reward threshold.
-Results go to ``<output_dir>/needs_tool.jsonl`` as they come, so an interrupted pass resumes where it stopped.
+Every question of the RL dataset (every split) is answered by the agent with the ``no_tools`` preset (the rollout's
+initial frames, one turn, no tools) through any backend: an OpenAI-compatible endpoint such as vLLM for real runs
+(``need_tool.backend=openai``), or in process. ``need_tool.samples`` answers per question are scored like the
+reward (``deepsport.scoring``; open text by ``reward.judge``). A judgment that fails is unknown, never 0: the
+question is retried by the next run, and stays unknown (None) in the dataset until a judge scores it.
+
+``needs_tool`` = mean no-tool accuracy < ``reward.threshold``. The columns ``needs_tool`` and ``no_tool_accuracy``
+are written into the dataset at ``data.path``; answers go to ``<data.path>.needs_tool.jsonl`` as they land
+(``deepsport.jobs``: ``need_tool.concurrency`` requests in flight, a progress bar, resume after a kill).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import statistics
 from pathlib import Path
+from typing import Any
 
-from datasets import Dataset
-from rich.progress import track
+from datasets import DatasetDict, load_from_disk
+from rich.console import Console
+from rich.progress import TextColumn
 
 from deepsport.agent import Agent
-from deepsport.backends import GenerationConfig, load_chat_model
-from deepsport.jsonl import JsonlAppender, read_jsonl
+from deepsport.backends import ChatModel, GenerationConfig, load_chat_model
+from deepsport.jobs import progress_bar, run_appending
+from deepsport.jsonl import read_jsonl
+from deepsport.judge import Judge, JudgeError
 from deepsport.schemas import QAItem
 from deepsport.scoring import score_answer
 from rl.config import GRPOJob
-from rl.data import video_path
+from rl.data import DataError, video_path
+
+COLUMNS = ("needs_tool", "no_tool_accuracy")
 
 
-def needs_tool_column(dataset: Dataset, config: GRPOJob) -> list[bool]:
-    """``needs_tool`` for every row of ``dataset``, computed once and cached next to the run's checkpoints."""
-    path = Path(config.train.output_dir) / "needs_tool.jsonl"
-    done = {record["id"]: record["needs_tool"] for record in read_jsonl(path)}
-    todo = [row for row in dataset if row["id"] not in done]
-    if todo:
+def make_judge(config: GRPOJob) -> Judge | None:
+    """The reward's LLM judge for open-text answers (``reward.judge``), cached next to the run; None without one."""
+    settings = config.reward.judge
+    if settings.model is None:
+        return None
+    cache = settings.cache or str(Path(config.train.output_dir) / "judge_cache.sqlite")
+    return Judge(settings.model, settings.base_url, settings.api_key_env, cache_path=cache)
+
+
+def results_path(config: GRPOJob) -> Path:
+    return Path(f"{Path(config.data.path).resolve()}.needs_tool.jsonl")
+
+
+def run_needs(config: GRPOJob, console: Console | None = None) -> dict[str, int]:
+    """Answer every question not answered yet, then write the columns into the dataset; returns counts
+    (``questions``, ``needs_tool``, ``direct``, ``unknown``, ``failed`` this run)."""
+    path = Path(config.data.path)
+    dataset, as_dict = _load(path)
+    out = results_path(config)
+    done = {record["id"] for record in read_jsonl(out)}
+    rows = [row for split in dataset.values() for row in split if row["id"] not in done]
+    failed = 0
+    if rows:
         settings = config.need_tool
-        model = load_chat_model(settings.model or config.model.name_or_path)
-        generation = GenerationConfig(max_new_tokens=settings.max_new_tokens, temperature=float(settings.samples > 1))
-        agent = Agent(model, dataclasses.replace(config.agent.with_preset("no_tools"), generation=generation))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with JsonlAppender(path) as out:
-            for row in track(todo, description="no-tool pass"):
-                item = QAItem.model_validate_json(row["qa"])
-                video = video_path(config.data.video_root, row["video"])
-                scores = []
-                for _ in range(settings.samples):
-                    score = score_answer(item, agent.run(video, item.question).answer)
-                    scores.append(score.value if score is not None else 0.0)
-                done[row["id"]] = statistics.fmean(scores) < config.reward.threshold
-                out.write({"id": row["id"], "accuracy": statistics.fmean(scores), "needs_tool": done[row["id"]]})
-        model.close()
-    return [done[row_id] for row_id in dataset["id"]]
+        model = load_chat_model(
+            settings.model or config.model.name_or_path,
+            settings.backend,
+            base_url=settings.base_url,
+            api_key_env=settings.api_key_env,
+        )
+        judge = make_judge(config)
+        with progress_bar(console, TextColumn("{task.fields[failed]} failed")) as bar:
+            task = bar.add_task("no-tool pass", total=len(rows), failed=0)
+
+            def finished(row: dict[str, Any], record: dict[str, Any] | None, error: Exception | None) -> None:
+                nonlocal failed
+                failed += record is None
+                bar.update(task, advance=1, failed=failed)
+
+            try:
+                job = _answerer(model, config, judge)
+                run_appending(rows, job, out, settings.concurrency, finished)
+            finally:
+                model.close()
+    counts = write_columns(path, dataset, {r["id"]: r for r in read_jsonl(out)}, as_dict)
+    return {**counts, "failed": failed}
+
+
+def _answerer(model: ChatModel, config: GRPOJob, judge: Judge | None):
+    """The job for one row: its no-tool answers and their scores (raises when none could be scored)."""
+    settings = config.need_tool
+    temperature = settings.temperature if settings.samples > 1 else 0.0
+    base = config.agent.with_preset("no_tools")
+
+    def answer(row: dict[str, Any]) -> dict[str, Any]:
+        item = QAItem.model_validate_json(row["qa"])
+        video = video_path(config.data.video_root, row["video"])
+        scores: list[float] = []
+        errors: list[str] = []
+        for sample in range(settings.samples):
+            generation = GenerationConfig(max_new_tokens=settings.max_new_tokens, temperature=temperature, seed=sample)
+            trajectory = Agent(model, dataclasses.replace(base, generation=generation)).run(video, item.question)
+            if trajectory.stop_reason == "error":
+                errors.append(trajectory.error or "the model failed")
+                continue
+            try:
+                scores.append(_score(item, trajectory.answer, judge))
+            except JudgeError as err:
+                errors.append(str(err))
+        if not scores:
+            raise RuntimeError(f"{row['id']}: no answer could be scored ({errors[0]})")
+        accuracy = statistics.fmean(scores)
+        needs = accuracy < config.reward.threshold
+        return {"id": row["id"], "scores": scores, "accuracy": accuracy, "needs_tool": needs}
+
+    return answer
+
+
+def _score(item: QAItem, prediction: str | None, judge: Judge | None) -> float:
+    """The reward's accuracy of a prediction: the rules, or the judge for open text (JudgeError when it fails)."""
+    score = score_answer(item, prediction)
+    if score is not None:
+        return score.value
+    if judge is None:
+        raise JudgeError("an open-text answer needs a judge: set reward.judge.model and reward.judge.base_url")
+    return judge.score(item, prediction or "").score
+
+
+def write_columns(
+    path: Path, dataset: DatasetDict, records: dict[str, dict[str, Any]], as_dict: bool = True
+) -> dict[str, int]:
+    """Write ``needs_tool`` and ``no_tool_accuracy`` (None where unknown) into every split, replacing the dataset
+    at `path` (a DatasetDict, or its one split when `as_dict` is False) only once the new one is saved whole;
+    returns the counts."""
+    updated = {}
+    for name, split in dataset.items():
+        split = split.remove_columns([c for c in COLUMNS if c in split.column_names])
+        found = [records.get(row_id) for row_id in split["id"]]
+        split = split.add_column("needs_tool", [r["needs_tool"] if r else None for r in found])
+        updated[name] = split.add_column("no_tool_accuracy", [r["accuracy"] if r else None for r in found])
+    fresh = path.with_name(f"{path.name}.writing")
+    shutil.rmtree(fresh, ignore_errors=True)
+    (DatasetDict(updated) if as_dict else updated["train"]).save_to_disk(str(fresh))
+    old = path.with_name(f"{path.name}.old")
+    path.rename(old)
+    fresh.rename(path)
+    shutil.rmtree(old)
+    values = [v for split in updated.values() for v in split["needs_tool"]]
+    return {
+        "questions": len(values),
+        "needs_tool": sum(v is True for v in values),
+        "direct": sum(v is False for v in values),
+        "unknown": sum(v is None for v in values),
+    }
+
+
+def _load(path: Path) -> tuple[DatasetDict, bool]:
+    """The RL dataset as a DatasetDict, and whether it was saved as one (a lone Dataset is its "train" split).
+    Loaded into memory: the folder is replaced when the columns are written."""
+    if not path.exists():
+        raise DataError(f"dataset {path} not found; set data.path to the distillation's RL set")
+    try:
+        loaded = load_from_disk(str(path), keep_in_memory=True)
+    except (FileNotFoundError, ValueError) as err:
+        raise DataError(f"{path} is not a dataset saved with save_to_disk ({err})") from None
+    dataset = loaded if isinstance(loaded, DatasetDict) else DatasetDict(train=loaded)
+    for name, split in dataset.items():
+        missing = [c for c in ("id", "video", "qa") if c not in split.column_names]
+        if missing:
+            raise DataError(f"{path} split {name} lacks column(s) {', '.join(missing)}")
+    return dataset, isinstance(loaded, DatasetDict)

@@ -21,7 +21,7 @@ from deepsport.config import ConfigError, load_config
 from deepsport.dev.synthetic import make_video
 from deepsport.schemas import QAItem, Span, Trajectory
 from deepsport.tools import Budget
-from rl.config import DataSettings, GRPOJob, SFTJob
+from rl.config import GRPOJob, SFTJob
 from rl.data import load_split, sft_transform, trajectory_messages
 from rl.models import load_processor
 from rl.sft import AssistantOnlyCollator
@@ -252,31 +252,3 @@ def test_resolved_config_round_trips(tmp_path):
     config = load_config(GRPOJob, "configs/grpo.yaml", ["reward.gate=need", "train.learning_rate=2e-6"])
     assert load_config(GRPOJob, write_resolved(config, tmp_path)) == config
     assert Path("configs/accelerate/zero3.yaml").exists() and Path("configs/accelerate/zero2.yaml").exists()
-
-
-def test_the_no_tool_pass_answers_from_the_rollouts_initial_frames_without_tools(sft_data, tmp_path, monkeypatch):
-    from deepsport.backends import Completion
-    from rl import need
-
-    seen = []
-
-    class Answering:
-        name = "answering"
-
-        def chat(self, messages, generation):
-            seen.append((messages, generation))
-            return Completion(text="<answer>7</answer>", prompt_tokens=0, completion_tokens=0)
-
-        def close(self):
-            pass
-
-    monkeypatch.setattr(need, "load_chat_model", lambda name: Answering())
-    overrides = [*AGENT_OVERRIDES, f"data.video_root={sft_data}", f"train.output_dir={tmp_path}"]
-    config = load_config(GRPOJob, None, [*overrides, "need_tool.samples=1", "need_tool.max_new_tokens=16"])
-    dataset = load_split(DataSettings(path=str(sft_data / "rl")), ())
-    assert need.needs_tool_column(dataset, config) == [False, True]  # n0 shows 7, n1 shows 4
-    messages, generation = seen[0]
-    assert len(seen) == 2 and generation.max_new_tokens == 16 and generation.temperature == 0.0
-    assert "<tools>" not in messages[0]["content"]
-    frames = [block for block in messages[1]["content"] if block["type"] == "image"]
-    assert len(frames) == config.agent.initial_frames  # the rollout's frames, not the eval baseline's 16
