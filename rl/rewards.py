@@ -143,7 +143,8 @@ def _module_from_file(path: Path) -> ModuleType:
     """The module in a Python file; a file already imported (``rl/rewards.py``) is that module, not a copy."""
     resolved = path.resolve()
     for module in list(sys.modules.values()):
-        if getattr(module, "__file__", None) and Path(module.__file__).resolve() == resolved:
+        file = getattr(module, "__file__", None)
+        if file and Path(file).resolve() == resolved:
             return module
     name = f"_reward_{resolved.stem}"
     spec = importlib.util.spec_from_file_location(name, resolved)
