@@ -130,7 +130,7 @@ def serve(
 
 
 @app.command()
-def schema(name: Annotated[str, typer.Argument(help="trajectory or qaitem")]) -> None:
+def schema(name: Annotated[str, typer.Argument(help="trajectory, qaitem or evalrow")]) -> None:
     """Print the JSON Schema of a record type."""
     from deepsport.schemas import SCHEMAS, json_schema
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from rich.console import Console
 from rich.progress import (
@@ -23,14 +23,18 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from deepsport.jsonl import JsonlAppender
+from deepsport.jsonl import JsonlAppender, Record
 
 T = TypeVar("T")
-Done = Callable[[T, dict[str, Any] | None, Exception | None], None]
+R = TypeVar("R", bound=Record)
 
 
 def run_appending(
-    items: Sequence[T], job: Callable[[T], dict[str, Any]], out: Path, concurrency: int, done: Done
+    items: Sequence[T],
+    job: Callable[[T], R],
+    out: Path,
+    concurrency: int,
+    done: Callable[[T, R | None, Exception | None], None],
 ) -> None:
     """Call ``job(item)`` for every item, at most ``concurrency`` at once. A returned record is appended to ``out``,
     then ``done(item, record, None)`` is called; a job that raises records nothing: ``done(item, None, error)``.

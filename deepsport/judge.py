@@ -15,6 +15,7 @@ from pathlib import Path
 
 import openai
 
+from deepsport.backends.openai_backend import DEFAULT_API_KEY_ENV, openai_client
 from deepsport.cache import DiskCache, cache_key
 from deepsport.schemas import QAItem
 from deepsport.scoring import Score, score_answer
@@ -54,15 +55,14 @@ class Judge:
         self,
         model: str,
         base_url: str,
-        api_key_env: str = "OPENAI_API_KEY",
+        api_key_env: str = DEFAULT_API_KEY_ENV,
         cache_path: str | os.PathLike | None = None,
         timeout: float = 120.0,
         max_retries: int = 3,
     ) -> None:
         self.model = model
         self.base_url = base_url
-        api_key = os.environ.get(api_key_env) or "EMPTY"
-        self.client = openai.OpenAI(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=max_retries)
+        self.client = openai_client(base_url, api_key_env, timeout, max_retries)
         self.cache = DiskCache(Path(cache_path)) if cache_path else None
 
     def score(self, item: QAItem, prediction: str) -> JudgeResult:

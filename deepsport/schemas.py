@@ -1,6 +1,7 @@
-"""The records that move between stages: a question about a video (QAItem) and an agent run (Trajectory).
+"""The records that move between stages: a question about a video (QAItem), an agent run (Trajectory) and
+an evaluation result (EvalRow).
 
-Both are pydantic models, so they serialise to JSON, validate on load and publish a JSON Schema
+All are pydantic models, so they serialise to JSON, validate on load and publish a JSON Schema
 (``deepsport schema trajectory``). Times are seconds from the start of the video.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, computed_field
+from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, computed_field, model_serializer
 
 SCHEMA_VERSION = 1
 
@@ -128,9 +129,39 @@ class Trajectory(BaseModel):
         return sum(t.cached_tokens for t in self.turns)
 
 
-SCHEMAS: dict[str, type[BaseModel]] = {"trajectory": Trajectory, "qaitem": QAItem}
+class EvalRow(BaseModel):
+    """One item's line in an evaluation run's ``results.jsonl``: the item, what the agent answered and its score.
+
+    An ``error`` row (unreadable video, backend failure) says why and is retried when the run is resumed; an ``ok``
+    row has a score, or none yet (``score_method`` says why: ``needs_judge``, ``judge_failed``). A row is written
+    with the fields it was given only, so rows read back and written again keep the shape they had on disk.
+    """
+
+    id: str
+    item: QAItem
+    status: Literal["ok", "error"]
+    latency: float  # seconds, the whole agent run
+    prediction: str | None = None
+    stop_reason: StopReason | None = None
+    frames_used: int = 0
+    tool_calls: int = 0
+    turns: int = 0
+    trajectory: Trajectory | None = None
+    error: str | None = None
+    score: float | None = None  # 0-1
+    score_method: str | None = None  # a rule (choice, number, time_iou...), judge, needs_judge or judge_failed
+    parsed: str | None = None  # the answer as the rule read it
+    judge_rationale: str | None = None
+    judge_error: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _given_fields(self, handler: SerializerFunctionWrapHandler):  # unannotated: the JSON Schema stays the model's
+        return {key: value for key, value in handler(self).items() if key in self.model_fields_set}
+
+
+SCHEMAS: dict[str, type[BaseModel]] = {"trajectory": Trajectory, "qaitem": QAItem, "evalrow": EvalRow}
 
 
 def json_schema(name: str) -> dict[str, Any]:
-    """The JSON Schema of a record type by name ("trajectory" or "qaitem")."""
+    """The JSON Schema of a record type by name ("trajectory", "qaitem" or "evalrow")."""
     return SCHEMAS[name].model_json_schema(mode="serialization")

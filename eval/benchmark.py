@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from deepsport.paths import resolve_video
 from deepsport.schemas import DIMENSIONS, QAItem, json_schema
 from deepsport.scoring import parse_choice, parse_number, parse_span
+from deepsport.validation import model_problems, schema_problem
 
 
 class BenchmarkError(Exception):
@@ -71,13 +72,13 @@ def load_benchmark(path: Path, video_root: Path | None = None) -> Benchmark:
 def _check_row(row: Any, validator: jsonschema.Draft202012Validator, video_root: Path | None) -> list[str]:
     if not isinstance(row, dict):
         return [f"expected a JSON object, got {type(row).__name__}"]
-    errors = [_describe(e) for e in validator.iter_errors(row)]
+    errors = [schema_problem(e) for e in validator.iter_errors(row)]
     if errors:
         return errors
     try:
         item = QAItem.model_validate(row)
     except ValidationError as err:
-        return [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors()]
+        return model_problems(err)
     return _check_item(item, video_root)
 
 
@@ -105,11 +106,6 @@ def _check_item(item: QAItem, video_root: Path | None) -> list[str]:
             if not video.is_file():
                 problems.append(f"video {item.video} not found under {video_root}")
     return problems
-
-
-def _describe(error: jsonschema.ValidationError) -> str:
-    where = ".".join(str(p) for p in error.absolute_path)
-    return f"{where}: {error.message}" if where else error.message
 
 
 def _jsonl_rows(path: Path) -> list[tuple[int, Any]]:

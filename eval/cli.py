@@ -288,9 +288,12 @@ def _write_reports(out: Path, video_root: Path, thumbnail_items: int) -> None:
 
     from eval.html import write_html
     from eval.report import percent, summarize, write_summary
-    from eval.runner import CONFIG, load_results
+    from eval.runner import CONFIG, RunError, load_results
 
-    rows = sorted(load_results(out).values(), key=lambda row: row["id"])
+    try:
+        rows = sorted(load_results(out).values(), key=lambda row: row.id)
+    except RunError as err:
+        raise fail(str(err)) from None
     summary = summarize(rows, json.loads((out / CONFIG).read_text()))
     write_summary(out, summary)
     with err_console.status("Writing the HTML report…"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from eval.report import Row
+from deepsport.schemas import EvalRow
 
 CORRECT = 0.5  # a score at or above this counts as right when looking for flips
 
@@ -22,21 +22,23 @@ class Flip:
         return self.score_b >= CORRECT
 
 
-def compare_runs(rows_a: dict[str, Row], rows_b: dict[str, Row]) -> dict[str, Any]:
+def compare_runs(rows_a: dict[str, EvalRow], rows_b: dict[str, EvalRow]) -> dict[str, Any]:
     """Per-dimension accuracy of A and B on the items both scored, their differences, and the flips."""
-    common = [i for i in rows_a if i in rows_b and _scored(rows_a[i]) and _scored(rows_b[i])]
+    scores_a, scores_b = _scores(rows_a), _scores(rows_b)
+    common = [i for i in scores_a if i in scores_b]
+    dimension = {i: rows_a[i].item.dimension or "none" for i in common}
     groups: dict[str, list[str]] = {"overall": common}
     for item_id in common:
-        groups.setdefault(rows_a[item_id]["item"].get("dimension") or "none", []).append(item_id)
+        groups.setdefault(dimension[item_id], []).append(item_id)
     table = {}
     for name, ids in groups.items():
-        a = sum(rows_a[i]["score"] for i in ids) / len(ids) if ids else None
-        b = sum(rows_b[i]["score"] for i in ids) / len(ids) if ids else None
-        table[name] = {"items": len(ids), "a": a, "b": b, "delta": None if a is None else b - a}
+        a = sum(scores_a[i] for i in ids) / len(ids) if ids else None
+        b = sum(scores_b[i] for i in ids) / len(ids) if ids else None
+        table[name] = {"items": len(ids), "a": a, "b": b, "delta": None if a is None or b is None else b - a}
     flips = [
-        Flip(i, rows_a[i]["item"].get("dimension") or "none", rows_a[i]["score"], rows_b[i]["score"])
+        Flip(i, dimension[i], scores_a[i], scores_b[i])
         for i in common
-        if (rows_a[i]["score"] >= CORRECT) != (rows_b[i]["score"] >= CORRECT)
+        if (scores_a[i] >= CORRECT) != (scores_b[i] >= CORRECT)
     ]
     return {
         "dimensions": table,
@@ -47,5 +49,6 @@ def compare_runs(rows_a: dict[str, Row], rows_b: dict[str, Row]) -> dict[str, An
     }
 
 
-def _scored(row: Row) -> bool:
-    return row["status"] == "ok" and row.get("score") is not None
+def _scores(rows: dict[str, EvalRow]) -> dict[str, float]:
+    """The score of each answered, scored item."""
+    return {i: row.score for i, row in rows.items() if row.status == "ok" and row.score is not None}

@@ -15,8 +15,9 @@ from typing import Any
 
 from deepsport.conversation import image_to_data_url
 from deepsport.paths import resolve_video
+from deepsport.schemas import EvalRow, Trajectory
 from deepsport.video import Video, VideoError
-from eval.report import Row, fmt, percent
+from eval.report import fmt, percent
 
 TRACK_WIDTH, THUMB_WIDTH, THUMB_HEIGHT = 960, 72, 48
 THUMB_PIXELS = 96 * 64
@@ -40,10 +41,12 @@ margin:0 auto}.timeline .tool .tick{background:#e07b00}.muted{color:#777}
 """
 
 
-def render_html(summary: dict[str, Any], rows: list[Row], video_root: Path | None, thumbnail_items: int = 30) -> str:
+def render_html(
+    summary: dict[str, Any], rows: list[EvalRow], video_root: Path | None, thumbnail_items: int = 30
+) -> str:
     """The whole page as one string (no external resources)."""
     config = summary["config"]
-    answered = [r for r in rows if r["status"] == "ok"]
+    answered = [r for r in rows if r.status == "ok"]
     mode = "baseline, no tools" if (config.get("agent") or {}).get("tools") == [] else "agent with tools"
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
@@ -55,7 +58,7 @@ def render_html(summary: dict[str, Any], rows: list[Row], video_root: Path | Non
         _summary_table(summary),
         "<div>",
         _figure("Accuracy per dimension", "dimension-bars", _bars(summary["by_dimension"])),
-        _figure("Frames used per question", "frames-histogram", _histogram([r["frames_used"] for r in answered])),
+        _figure("Frames used per question", "frames-histogram", _histogram([r.frames_used for r in answered])),
         "</div><h2>Items</h2><section id='items'>",
     ]
     for n, row in enumerate(rows):
@@ -65,7 +68,7 @@ def render_html(summary: dict[str, Any], rows: list[Row], video_root: Path | Non
 
 
 def write_html(
-    out: Path, summary: dict[str, Any], rows: list[Row], video_root: Path | None, thumbnail_items: int = 30
+    out: Path, summary: dict[str, Any], rows: list[EvalRow], video_root: Path | None, thumbnail_items: int = 30
 ) -> Path:
     path = out / "report.html"
     path.write_text(render_html(summary, rows, video_root, thumbnail_items), encoding="utf-8")
@@ -147,37 +150,36 @@ def _svg(width: int, height: int, items: list[str]) -> str:
     )
 
 
-def _item(row: Row, video_root: Path | None, opened: bool = False) -> str:
-    item, score = row["item"], row.get("score")
+def _item(row: EvalRow, video_root: Path | None, opened: bool = False) -> str:
+    item, score = row.item, row.score
     badge = "none" if score is None else "right" if score >= 1 else "wrong" if score <= 0 else "partial"
-    label = "error" if row["status"] == "error" else "–" if score is None else f"{score:.2f}"
+    label = "error" if row.status == "error" else "–" if score is None else f"{score:.2f}"
     head = (
-        f"<summary><span class='badge {badge}'>{label}</span><b>{escape(row['id'])}</b> "
-        f"<span class='muted'>{escape(item.get('sport') or '')} · {escape(item.get('dimension') or '')}</span> "
-        f"{escape(item['question'])}</summary>"
+        f"<summary><span class='badge {badge}'>{label}</span><b>{escape(row.id)}</b> "
+        f"<span class='muted'>{escape(item.sport or '')} · {escape(item.dimension or '')}</span> "
+        f"{escape(item.question)}</summary>"
     )
-    facts = [f"<p>Reference: <b>{escape(item['answer'])}</b>"]
-    if item.get("options"):
-        facts.append(" · options: " + escape(" | ".join(item["options"])))
-    facts.append(f"<br>Prediction: <b>{escape(str(row.get('prediction')))}</b>")
-    if row.get("score_method"):
-        facts.append(f" <span class='muted'>({escape(row['score_method'])})</span>")
-    for key in ("judge_rationale", "judge_error", "error"):
-        if row.get(key):
-            facts.append(f"<br>{key.replace('_', ' ')}: {escape(str(row[key]))}")
+    facts = [f"<p>Reference: <b>{escape(item.answer)}</b>"]
+    if item.options:
+        facts.append(" · options: " + escape(" | ".join(item.options)))
+    facts.append(f"<br>Prediction: <b>{escape(str(row.prediction))}</b>")
+    if row.score_method:
+        facts.append(f" <span class='muted'>({escape(row.score_method)})</span>")
+    notes = {"judge rationale": row.judge_rationale, "judge error": row.judge_error, "error": row.error}
+    facts += [f"<br>{name}: {escape(value)}" for name, value in notes.items() if value]
     facts.append("</p>")
-    trajectory = row.get("trajectory")
-    body = [_timeline(row, trajectory, video_root), _turns(trajectory)] if trajectory else []
+    trajectory = row.trajectory
+    body = [_timeline(item.video, trajectory, video_root), _turns(trajectory)] if trajectory else []
     state = " open" if opened else ""
-    return f"<details class='item' id='item-{escape(row['id'])}'{state}>{head}{''.join(facts)}{''.join(body)}</details>"
+    return f"<details class='item' id='item-{escape(row.id)}'{state}>{head}{''.join(facts)}{''.join(body)}</details>"
 
 
-def _timeline(row: Row, trajectory: dict[str, Any], video_root: Path | None) -> str:
+def _timeline(video: str, trajectory: Trajectory, video_root: Path | None) -> str:
     """The frames shown to the model, initial ones grey and tool ones orange, at their place in the video."""
-    duration = trajectory["video_duration"] or 1.0
-    tool_times = {t for call in trajectory["tool_calls"] for t in call["frame_times"]}
-    times = sorted(set(trajectory["frame_times"]))
-    images, note = _thumbnails(row["item"]["video"], times, video_root) if video_root else ({}, "")
+    duration = trajectory.video_duration or 1.0
+    tool_times = {t for call in trajectory.tool_calls for t in call.frame_times}
+    times = sorted(set(trajectory.frame_times))
+    images, note = _thumbnails(video, times, video_root) if video_root else ({}, "")
     lanes: list[float] = []
     placed = []
     for time in times:
@@ -203,17 +205,17 @@ def _thumbnails(video: str, times: list[float], video_root: Path) -> tuple[dict[
         return {}, f" · thumbnails unavailable: {escape(str(err))}"
 
 
-def _turns(trajectory: dict[str, Any]) -> str:
+def _turns(trajectory: Trajectory) -> str:
     """Each model turn: its thought, the tool calls it made with what came back, and the answer."""
     parts = []
-    for turn in trajectory["turns"]:
-        if turn.get("think"):
-            parts.append(f"<div class='think'>{escape(turn['think'])}</div>")
-        for call in (c for c in trajectory["tool_calls"] if c["turn"] == turn["index"]):
-            arguments = json.dumps(call["arguments"], ensure_ascii=False)
-            status = "" if call["ok"] else " failed"
-            text = f"→ {call['name']}({arguments})\n← {call['result']}"
+    for turn in trajectory.turns:
+        if turn.think:
+            parts.append(f"<div class='think'>{escape(turn.think)}</div>")
+        for call in (c for c in trajectory.tool_calls if c.turn == turn.index):
+            arguments = json.dumps(call.arguments, ensure_ascii=False)
+            status = "" if call.ok else " failed"
+            text = f"→ {call.name}({arguments})\n← {call.result}"
             parts.append(f"<div class='call{status}'>{escape(text)}</div>")
-    if trajectory.get("answer") is not None:
-        parts.append(f"<div class='answer'>Answer: {escape(trajectory['answer'])}</div>")
+    if trajectory.answer is not None:
+        parts.append(f"<div class='answer'>Answer: {escape(trajectory.answer)}</div>")
     return "".join(parts)

@@ -5,19 +5,19 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-Row = dict[str, Any]
+from deepsport.schemas import EvalRow
 
 
-def group_stats(rows: list[Row]) -> dict[str, Any]:
+def group_stats(rows: list[EvalRow]) -> dict[str, Any]:
     """Counts and accuracy of some rows: accuracy is the mean score of the scored ones (None when none are)."""
-    ok = [r for r in rows if r["status"] == "ok"]
-    scores = [r["score"] for r in ok if r.get("score") is not None]
+    ok = [r for r in rows if r.status == "ok"]
+    scores = [r.score for r in ok if r.score is not None]
     return {
         "items": len(rows),
         "scored": len(scores),
@@ -27,26 +27,26 @@ def group_stats(rows: list[Row]) -> dict[str, Any]:
     }
 
 
-def summarize(rows: list[Row], config: dict[str, Any] | None = None) -> dict[str, Any]:
+def summarize(rows: list[EvalRow], config: dict[str, Any] | None = None) -> dict[str, Any]:
     """The whole report as one JSON-serialisable dict."""
-    ok = [r for r in rows if r["status"] == "ok"]
-    latencies = [r["latency"] for r in ok]
+    ok = [r for r in rows if r.status == "ok"]
+    latencies = [r.latency for r in ok]
     return {
         "config": config or {},
         "overall": group_stats(rows),
-        "by_dimension": _grouped(rows, lambda r: r["item"].get("dimension") or "none"),
-        "by_sport": _grouped(rows, lambda r: r["item"].get("sport") or "unknown"),
-        "by_answer_type": _grouped(rows, lambda r: r["item"].get("answer_type") or "text"),
-        "frames_per_question": _mean([r["frames_used"] for r in ok]),
-        "tool_calls_per_question": _mean([r["tool_calls"] for r in ok]),
+        "by_dimension": _grouped(rows, lambda r: r.item.dimension or "none"),
+        "by_sport": _grouped(rows, lambda r: r.item.sport or "unknown"),
+        "by_answer_type": _grouped(rows, lambda r: r.item.answer_type),
+        "frames_per_question": _mean([r.frames_used for r in ok]),
+        "tool_calls_per_question": _mean([r.tool_calls for r in ok]),
         "latency": {
             "mean": _mean(latencies),
             "p50": float(np.percentile(latencies, 50)) if latencies else None,
             "p90": float(np.percentile(latencies, 90)) if latencies else None,
         },
-        "score_methods": dict(Counter(str(r.get("score_method")) for r in ok)),
-        "errors": {r["id"]: r["error"] for r in rows if r["status"] == "error"},
-        "unscored": {r["id"]: r.get("judge_error") for r in ok if r.get("score") is None},
+        "score_methods": dict(Counter(str(r.score_method) for r in ok)),
+        "errors": {r.id: r.error for r in rows if r.status == "error"},
+        "unscored": {r.id: r.judge_error for r in ok if r.score is None},
     }
 
 
@@ -95,12 +95,12 @@ def fmt(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f}"
 
 
-def _mean(values: list[float]) -> float | None:
+def _mean(values: Sequence[float]) -> float | None:
     return float(np.mean(values)) if values else None
 
 
-def _grouped(rows: list[Row], key: Callable[[Row], str]) -> dict[str, Any]:
-    groups: dict[str, list[Row]] = {}
+def _grouped(rows: list[EvalRow], key: Callable[[EvalRow], str]) -> dict[str, Any]:
+    groups: dict[str, list[EvalRow]] = {}
     for row in rows:
         groups.setdefault(key(row), []).append(row)
     return {name: group_stats(groups[name]) for name in sorted(groups)}

@@ -22,10 +22,10 @@ from deepsport.agent import Agent
 from deepsport.backends import ChatModel
 from deepsport.config import to_dict
 from deepsport.jobs import run_appending
-from deepsport.jsonl import read_jsonl
+from deepsport.jsonl import read_models, to_line
 from deepsport.judge import Judge, JudgeError
 from deepsport.paths import resolve_video
-from deepsport.schemas import QAItem
+from deepsport.schemas import EvalRow, QAItem
 from deepsport.scoring import score_answer
 from eval.config import EvalConfig, answer_settings
 
@@ -63,10 +63,10 @@ def open_run(out: Path, config: EvalConfig) -> None:
     os.replace(tmp, path)
 
 
-def load_results(out: Path) -> dict[str, dict[str, Any]]:
+def load_results(out: Path) -> dict[str, EvalRow]:
     """The latest row of each item in a run directory (a retried item's later row wins)."""
     try:
-        return {row["id"]: row for row in read_jsonl(out / RESULTS)}
+        return {row.id: row for row in read_models(out / RESULTS, EvalRow)}
     except ValueError as err:
         raise RunError(str(err)) from None
 
@@ -110,16 +110,17 @@ def run_items(
     on_row: Callable[[Progress], None] | None = None,
 ) -> Progress:
     """Answer every item not yet finished in ``out``; rows are appended as items finish."""
-    finished = {i for i, row in load_results(out).items() if row["status"] == "ok"}
+    finished = {i for i, row in load_results(out).items() if row.status == "ok"}
     todo = [item for item in items if item.id not in finished]
     progress = Progress(total=len(items), skipped=len(items) - len(todo))
     agent = Agent(model, config.agent, backend=config.backend)
     if on_row:
         on_row(progress)
 
-    def done(item: QAItem, row: dict[str, Any] | None, error: Exception | None) -> None:
+    def done(item: QAItem, row: EvalRow | None, error: Exception | None) -> None:
         if error is not None:  # evaluate_item turns every expected failure into an error row: this is a bug
             raise error
+        assert row is not None  # run_appending passes the row whenever the job returned
         _count(progress, row)
         if on_row:
             on_row(progress)
@@ -129,27 +130,29 @@ def run_items(
     return progress
 
 
-def evaluate_item(agent: Agent, item: QAItem, video_root: Path, judge: Judge | None = None) -> dict[str, Any]:
+def evaluate_item(agent: Agent, item: QAItem, video_root: Path, judge: Judge | None = None) -> EvalRow:
     """One item's results row; a failure (bad video, backend error) becomes an error row, never an exception."""
     started = time.perf_counter()
-    row: dict[str, Any] = {"id": item.id, "item": item.model_dump(mode="json")}
     try:
         trajectory = agent.run(resolve_video(video_root, item.video, must_exist=False), item.question)
     except Exception as err:  # noqa: BLE001 (one bad item must not stop a run of thousands)
         message = str(err).strip() or type(err).__name__
-        return {**row, "status": "error", "error": message, "latency": time.perf_counter() - started}
-    row.update(
+        return EvalRow(id=item.id, item=item, status="error", error=message, latency=time.perf_counter() - started)
+    row = EvalRow(
+        id=item.id,
+        item=item,
         prediction=trajectory.answer,
         stop_reason=trajectory.stop_reason,
         frames_used=trajectory.frames_used,
         tool_calls=len(trajectory.tool_calls),
         turns=len(trajectory.turns),
         latency=time.perf_counter() - started,
-        trajectory=trajectory.model_dump(mode="json"),
+        trajectory=trajectory,
+        status="ok",
     )
     if trajectory.stop_reason == "error":
-        return {**row, "status": "error", "error": trajectory.error}
-    return {**row, "status": "ok", **score_fields(item, trajectory.answer, judge)}
+        return row.model_copy(update={"status": "error", "error": trajectory.error})
+    return row.model_copy(update=score_fields(item, trajectory.answer, judge))
 
 
 def score_fields(item: QAItem, prediction: str | None, judge: Judge | None) -> dict[str, Any]:
@@ -175,23 +178,23 @@ def rescore(out: Path, judge: Judge | None, on_row: Callable[[int, int], None] |
     methods: dict[str, int] = {}
     rescored = []
     for n, row in enumerate(rows.values(), 1):
-        if row["status"] == "ok":
+        if row.status == "ok":
             fields = {k: None for k in ("parsed", "judge_rationale", "judge_error")}
-            row = {**row, **fields, **score_fields(QAItem.model_validate(row["item"]), row["prediction"], judge)}
-            methods[row["score_method"]] = methods.get(row["score_method"], 0) + 1
+            row = row.model_copy(update={**fields, **score_fields(row.item, row.prediction, judge)})
+            methods[str(row.score_method)] = methods.get(str(row.score_method), 0) + 1
         rescored.append(row)
         if on_row:
             on_row(n, len(rows))
     tmp = out / (RESULTS + ".tmp")
-    tmp.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rescored), encoding="utf-8")
+    tmp.write_text("".join(map(to_line, rescored)), encoding="utf-8")
     os.replace(tmp, out / RESULTS)
     return methods
 
 
-def _count(progress: Progress, row: dict[str, Any]) -> None:
+def _count(progress: Progress, row: EvalRow) -> None:
     progress.done += 1
-    if row["status"] == "error":
+    if row.status == "error":
         progress.errors += 1
-    elif row.get("score") is not None:
+    elif row.score is not None:
         progress.scored += 1
-        progress.score_sum += row["score"]
+        progress.score_sum += row.score

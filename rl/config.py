@@ -109,6 +109,8 @@ class RewardSettings:
     direct_bonus: float = 0.5  # "need" gate: r_tool = direct_bonus·acc for a right answer without tools
     format_penalty: float = 0.05
     judge: JudgeSettings = field(default_factory=JudgeSettings)
+    # the reward itself: path/to/file.py:function or package.module:function, called like rl.rewards.reward
+    function: str = "rl.rewards:reward"
 
 
 @dataclass

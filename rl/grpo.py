@@ -1,4 +1,5 @@
-"""GRPO with TRL's GRPOTrainer: rollouts are ``deepsport ask`` episodes run by ``rl.env``, scored by ``rl.rewards``.
+"""GRPO with TRL's GRPOTrainer: rollouts are ``deepsport ask`` episodes run by ``rl.env``, scored by ``rl.rewards``
+(or the function ``reward.function`` names).
 
 Tool responses (text and frames) are masked from the loss by TRL's tool mask. Logged every step, next to TRL's
 own metrics: ``reward/accuracy|format|tool|total`` and ``rollout/tool_call_rate|frames|turns`` (tool use
@@ -21,17 +22,19 @@ from rl.config import GRPOJob
 from rl.data import DataError, load_split
 from rl.env import assistant_turns, environment_factory, rollout_parser, rollout_trajectory, tool_schemas
 from rl.models import device_args, load_model, load_processor, train_and_save
-from rl.rewards import reward
+from rl.rewards import RewardBreakdown, RewardFunction, load_reward, make_judge
 
 COLUMNS = ("id", "video", "qa")
 
 
 class RolloutReward:
-    """TRL reward function: rebuilds each rollout's Trajectory and returns its total reward, logging every part."""
+    """TRL reward function: rebuilds each rollout's Trajectory and returns its total ``reward`` (the function
+    ``reward.function`` names, ``rl.rewards.load_reward``), logging every part."""
 
     __name__ = "deepsport"
 
-    def __init__(self, tokenizer, config: GRPOJob, judge: Judge | None = None) -> None:
+    def __init__(self, reward: RewardFunction, tokenizer, config: GRPOJob, judge: Judge | None = None) -> None:
+        self.reward = reward
         self.tokenizer = tokenizer
         self.settings = config.reward
         self.model_name = config.model.name_or_path
@@ -55,9 +58,14 @@ class RolloutReward:
         items = [QAItem.model_validate_json(text) for text in qa]
         needs = needs_tool or [None] * len(items)
         parts = [
-            reward(trajectory, item, self.settings, need, self.judge)
+            self.reward(trajectory, item, self.settings, need, self.judge)
             for trajectory, item, need in zip(trajectories, items, needs, strict=True)
         ]
+        wrong = next((p for p in parts if not isinstance(p, RewardBreakdown)), None)
+        if wrong is not None:
+            raise TypeError(
+                f"reward.function {self.settings.function} returned {wrong!r}, not an rl.rewards.RewardBreakdown"
+            )
         if log_metric is not None:
             for name in ("accuracy", "format", "tool", "total"):
                 log_metric(f"reward/{name}", statistics.fmean(p.components()[name] for p in parts))
@@ -147,16 +155,13 @@ def grpo_args(config: GRPOJob):
 
 
 def build_trainer(config: GRPOJob):
-    judge = None
-    if config.reward.judge.model is not None:
-        settings = config.reward.judge
-        cache = settings.cache or str(Path(config.train.output_dir) / "judge_cache.sqlite")
-        judge = Judge(settings.model, settings.base_url, settings.api_key_env, cache_path=cache)
+    reward = load_reward(config.reward.function)  # a bad reward.function fails before any data or model loads
+    judge = make_judge(config)
     dataset = rl_dataset(config)
     processor = load_processor(config.model.name_or_path)
     return make_trainer_class()(
         model=load_model(config.model),
-        reward_funcs=[RolloutReward(processor.tokenizer, config, judge)],
+        reward_funcs=[RolloutReward(reward, processor.tokenizer, config, judge)],
         args=grpo_args(config),
         train_dataset=dataset,
         processing_class=processor,

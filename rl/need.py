@@ -32,17 +32,9 @@ from deepsport.schemas import QAItem
 from deepsport.scoring import score_answer
 from rl.config import GRPOJob
 from rl.data import DataError, video_path
+from rl.rewards import make_judge
 
 COLUMNS = ("needs_tool", "no_tool_accuracy")
-
-
-def make_judge(config: GRPOJob) -> Judge | None:
-    """The reward's LLM judge for open-text answers (``reward.judge``), cached next to the run; None without one."""
-    settings = config.reward.judge
-    if settings.model is None:
-        return None
-    cache = settings.cache or str(Path(config.train.output_dir) / "judge_cache.sqlite")
-    return Judge(settings.model, settings.base_url, settings.api_key_env, cache_path=cache)
 
 
 def results_path(config: GRPOJob) -> Path:

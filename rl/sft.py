@@ -2,7 +2,7 @@
 
 Each example is a whole multi-turn trajectory, its frames read back from the video, rendered by the model's chat
 template. The loss covers the assistant's tokens only (thoughts, tool calls, answers and each turn's end token);
-the prompt, tool responses and every image token are masked (``deepsport.dev.memorize.assistant_labels``).
+the prompt, tool responses and every image token are masked (``rl.batching``).
 
     deepsport train sft --config configs/sft.yaml [key=value ...]
     accelerate launch --config_file configs/accelerate/zero3.yaml -m rl sft --config configs/sft.yaml
@@ -12,26 +12,13 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
-from transformers import BatchFeature, ProcessorMixin
-
-from deepsport.dev.memorize import training_batch
+from rl.batching import AssistantOnlyCollator
 from rl.config import SFTJob
 from rl.data import load_split, sft_transform
 from rl.models import device_args, load_model, load_processor, train_and_save
 
 COLUMNS = ("video", "trajectory")
-
-
-class AssistantOnlyCollator:
-    """Batches rows of ``{"messages": [...]}`` into model inputs with assistant-only labels."""
-
-    def __init__(self, processor: ProcessorMixin) -> None:
-        self.processor = processor
-
-    def __call__(self, examples: list[dict[str, Any]]) -> BatchFeature:
-        return training_batch(self.processor, [example["messages"] for example in examples])
 
 
 def build_trainer(config: SFTJob):

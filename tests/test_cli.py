@@ -53,7 +53,7 @@ def test_info_on_a_missing_file(tmp_path):
     assert result.exit_code == 1 and result.stderr.startswith("Error:") and "Traceback" not in result.output
 
 
-@pytest.mark.parametrize("name, key", [("trajectory", "messages"), ("qaitem", "answer_type")])
+@pytest.mark.parametrize("name, key", [("trajectory", "messages"), ("qaitem", "answer_type"), ("evalrow", "score")])
 def test_schema(name, key):
     result = run("schema", name)
     assert result.exit_code == 0 and key in json.loads(result.stdout)["properties"]

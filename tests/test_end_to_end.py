@@ -17,13 +17,13 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from memorize import memorize
 from typer.testing import CliRunner
 
 from deepsport.agent import Agent
 from deepsport.backends.replay import ReplayChatModel
 from deepsport.cli import app
 from deepsport.conversation import restore_images
-from deepsport.dev.memorize import memorize
 from deepsport.dev.synthetic import make_video
 from deepsport.schemas import json_schema
 from deepsport.video import Video

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -47,7 +48,7 @@ def evaluate(bench, url, out, *extra):
 
 
 def scores(out):
-    return {i: row["score"] for i, row in load_results(out).items() if row["status"] == "ok"}
+    return {i: row.score for i, row in load_results(out).items() if row.status == "ok"}
 
 
 @pytest.fixture(scope="module")
@@ -69,12 +70,12 @@ def baseline_run(bench, url, tmp_path_factory):
 def test_runner_scores_every_item_as_scripted(agent_run):
     rows = load_results(agent_run)
     assert scores(agent_run) == AGENT_SCORES
-    assert {i for i, row in rows.items() if row["status"] == "error"} == ERRORS
-    assert "corrupt.mp4" in rows["n7"]["error"]
-    assert rows["n4"]["score_method"] == "judge" and rows["n4"]["judge_rationale"] == "same"
-    assert rows["n1"]["frames_used"] == 12 and rows["n1"]["tool_calls"] == 1 and rows["n1"]["turns"] == 2
-    assert rows["n1"]["trajectory"]["tool_calls"][0]["arguments"] == {"start": 1.0, "end": 3.0, "num_frames": 4}
-    assert rows["n2"]["frames_used"] == 8 and rows["n2"]["tool_calls"] == 0
+    assert {i for i, row in rows.items() if row.status == "error"} == ERRORS
+    assert "corrupt.mp4" in rows["n7"].error
+    assert rows["n4"].score_method == "judge" and rows["n4"].judge_rationale == "same"
+    assert rows["n1"].frames_used == 12 and rows["n1"].tool_calls == 1 and rows["n1"].turns == 2
+    assert rows["n1"].trajectory.tool_calls[0].arguments == {"start": 1.0, "end": 3.0, "num_frames": 4}
+    assert rows["n2"].frames_used == 8 and rows["n2"].tool_calls == 0
     report = json.loads((agent_run / "report.json").read_text())
     assert report["overall"] == {
         "items": 8,
@@ -100,9 +101,9 @@ def test_baseline_answers_from_16_frames_without_tools(baseline_run, agent_run, 
     assert "1 items answered now, 7 already done" in evaluate(bench, url, again, "agent.preset=baseline").output
     rows = load_results(baseline_run)
     assert scores(baseline_run) == BASELINE_SCORES
-    ok = [row for row in rows.values() if row["status"] == "ok"]
-    assert {row["frames_used"] for row in ok} == {16} and {row["tool_calls"] for row in ok} == {0}
-    system = ok[0]["trajectory"]["messages"][0]["content"]
+    ok = [row for row in rows.values() if row.status == "ok"]
+    assert {row.frames_used for row in ok} == {16} and {row.tool_calls for row in ok} == {0}
+    system = ok[0].trajectory.messages[0]["content"]
     assert "<tools>" not in system
     result = CliRunner().invoke(app, ["eval", "compare", str(agent_run), str(baseline_run)])
     assert result.exit_code == 0, result.output
@@ -175,12 +176,12 @@ def test_backend_failures_become_error_rows_and_are_retried(bench, tmp_path):
         first = run_items(model, config, items, tmp_path, bench.parent, concurrency=2)
         assert (first.done, first.errors) == (8, 3)
         rows = load_results(tmp_path)
-        assert rows["n2"]["status"] == "error" and rows["n2"]["error"].endswith("answered 500: scripted failure")
+        assert rows["n2"].status == "error" and rows["n2"].error.endswith("answered 500: scripted failure")
         failing.clear()
         second = run_items(model, config, items, tmp_path, bench.parent, concurrency=2)
     assert (second.skipped, second.done, second.errors) == (5, 3, 1)
-    assert load_results(tmp_path)["n3"]["score"] == 0.5
-    assert load_results(tmp_path)["n4"]["score_method"] == "needs_judge"  # no judge given: not a silent 0
+    assert load_results(tmp_path)["n3"].score == 0.5
+    assert load_results(tmp_path)["n4"].score_method == "needs_judge"  # no judge given: not a silent 0
 
 
 def test_killed_run_resumes_to_the_same_results(bench, agent_run, tmp_path):
@@ -208,7 +209,7 @@ def test_killed_run_resumes_to_the_same_results(bench, agent_run, tmp_path):
 
 
 def outcomes(run):
-    return {i: (row["status"], row.get("prediction"), row.get("score")) for i, row in load_results(run).items()}
+    return {i: (row.status, row.prediction, row.score) for i, row in load_results(run).items()}
 
 
 def test_validate_lists_every_bad_row_and_the_run_skips_them(bench, url, tmp_path):
@@ -253,7 +254,7 @@ def test_score_command_judges_pending_rows_from_the_cache(bench, url, tmp_path):
     args = ["eval", "--benchmark", bench, "--model", "scripted", "--backend", "openai", "--base-url", url]
     assert CliRunner().invoke(app, [*map(str, args), "--out", str(out)]).exit_code == 0
     rows = load_results(out)
-    assert rows["n4"]["score"] is None and rows["n4"]["score_method"] == "needs_judge"
+    assert rows["n4"].score is None and rows["n4"].score_method == "needs_judge"
     report = json.loads((out / "report.json").read_text())
     assert report["overall"]["unscored"] == 2 and report["overall"]["scored"] == 5
     assert "- `n4`: no judge was given (--judge-model)" in (out / "report.md").read_text()
@@ -290,7 +291,7 @@ def test_html_report_renders_in_chromium(agent_run, tmp_path):
     assert '<table id="summary">' in dom and "<td>recognition</td><td>3</td><td>2</td><td>50.0%</td>" in dom
     assert dom.count("<svg") == 2 and '<figure id="frames-histogram">' in dom
     rows = load_results(agent_run)
-    shown = sum(len(set(row["trajectory"]["frame_times"])) for row in rows.values() if row["status"] == "ok")
+    shown = sum(len(set(row.trajectory.frame_times)) for row in rows.values() if row.status == "ok")
     # 8 frames per item; n1 and n6 looked closer (n1 saw one frame twice)
     assert dom.count('<img src="data:image/jpeg;base64,') == shown == 11 + 10 + 5 * 8
     assert '→ choose_frames({"start": 1.0, "end": 3.0, "num_frames": 4})' in dom
@@ -309,7 +310,7 @@ def test_report_caps_thumbnails(agent_run, tmp_path):
     result = CliRunner().invoke(app, ["eval", "report", str(run), "--thumbnail-items", "1"])
     assert result.exit_code == 0, result.output
     page = (run / "report.html").read_text()
-    assert page.count("<img src='data:image/jpeg") == len(set(load_results(run)["n1"]["trajectory"]["frame_times"]))
+    assert page.count("<img src='data:image/jpeg") == len(set(load_results(run)["n1"].trajectory.frame_times))
     assert page.count("class='tick'") > 0 and "<details class='item' id='item-n1' open>" in page
 
 
@@ -335,9 +336,9 @@ def test_local_checkpoint_runs_in_process(bench, tiny_model_dir, tmp_path):
     result = CliRunner().invoke(app, [str(a) for a in args], env={"HF_HUB_OFFLINE": "1"})
     assert result.exit_code == 0, result.output
     rows = load_results(out)
-    assert sorted(rows) == ["n1", "n2"] and {row["status"] for row in rows.values()} == {"ok"}
-    assert {row["trajectory"]["backend"] for row in rows.values()} == {"transformers"}
-    assert all(row["score"] in (0.0, 1.0) for row in rows.values())  # the tiny model's noise, scored by rule
+    assert sorted(rows) == ["n1", "n2"] and {row.status for row in rows.values()} == {"ok"}
+    assert {row.trajectory.backend for row in rows.values()} == {"transformers"}
+    assert all(row.score in (0.0, 1.0) for row in rows.values())  # the tiny model's noise, scored by rule
 
 
 def test_sports_and_dimensions_select_items(bench, url, tmp_path):
@@ -346,3 +347,26 @@ def test_sports_and_dimensions_select_items(bench, url, tmp_path):
     assert scores(tmp_path / "sel") == {"n3": 0.5, "n6": 1.0}
     none = evaluate(bench, url, tmp_path / "none", "--sports", "curling")
     assert none.exit_code == 1 and "no benchmark items match" in none.output
+
+
+def test_results_written_before_eval_row_load_and_round_trip(tmp_path):
+    """tests/data/results.jsonl was written by the runner when rows were plain dicts (a rescored row with a tool
+    call, a judged row, an error row): each loads as an EvalRow and is written back as the same JSON."""
+    lines = (Path(__file__).parent / "data" / "results.jsonl").read_text().splitlines()
+    shutil.copy(Path(__file__).parent / "data" / "results.jsonl", tmp_path / "results.jsonl")
+    rows = load_results(tmp_path)
+    assert [json.loads(row.model_dump_json()) for row in rows.values()] == [json.loads(line) for line in lines]
+    assert rows["n1"].trajectory.tool_calls[0].frame_times == [1.0, 1.7, 2.3, 3.0] and rows["n1"].judge_error is None
+    assert rows["n7"].status == "error" and rows["n7"].trajectory is None
+    assert "score" not in json.loads(rows["n7"].model_dump_json())  # fields an error row never had stay out
+
+
+def test_corrupt_result_row_is_one_line_naming_file_and_line(agent_run, tmp_path):
+    run = shutil.copytree(agent_run, tmp_path / "run")
+    lines = (run / "results.jsonl").read_text().splitlines(keepends=True)
+    lines[2] = json.dumps({**json.loads(lines[2]), "status": "maybe"}) + "\n"
+    (run / "results.jsonl").write_text("".join(lines))
+    result = CliRunner().invoke(app, ["eval", "report", str(run)])
+    message = " ".join(result.stderr.split())
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"{run / 'results.jsonl'}:3: not a valid EvalRow (status: Input should be 'ok' or 'error')" in message

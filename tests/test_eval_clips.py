@@ -42,13 +42,13 @@ def test_eval_on_real_clips(tmp_path):
         result = CliRunner().invoke(app, [str(a) for a in args])
     assert result.exit_code == 0, result.output
     rows = load_results(out)
-    scores = {item_id: row["score"] for item_id, row in rows.items()}
+    scores = {item_id: row.score for item_id, row in rows.items()}
     assert scores == {"cricket-hit": 1.0, "tennis-first": 1.0, "badminton-smash": 0.9, "volleyball-serve": 0.0,
                       "lift": 1.0}  # fmt: skip
-    cricket = rows["cricket-hit"]["trajectory"]
-    assert cricket["tool_calls"][0]["frame_times"] == pytest.approx([1.5, 1.7, 1.9, 2.1, 2.3, 2.5], abs=0.021)
-    assert rows["cricket-hit"]["frames_used"] == 14
+    cricket = rows["cricket-hit"].trajectory
+    assert cricket.tool_calls[0].frame_times == pytest.approx([1.5, 1.7, 1.9, 2.1, 2.3, 2.5], abs=0.021)
+    assert rows["cricket-hit"].frames_used == 14
     page = (out / "report.html").read_text()
-    shown = sum(len(set(row["trajectory"]["frame_times"])) for row in rows.values())
+    shown = sum(len(set(row.trajectory.frame_times)) for row in rows.values())
     assert page.count("<img src='data:image/jpeg;base64,") == shown
     assert "Accuracy 78.0% on 5 scored items" in " ".join(result.output.split())

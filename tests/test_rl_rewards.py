@@ -1,12 +1,21 @@
-"""The reward table: every case of the accuracy gate and the need gate, and what counts as a format error."""
+"""The reward table: every case of the accuracy gate and the need gate, what counts as a format error, and a
+user's own reward function in its place (``reward.function``)."""
+
+from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from deepsport.cli import app
+from deepsport.config import ConfigError, load_config
+from deepsport.dev.synthetic import make_video
 from deepsport.judge import JudgeError
 from deepsport.parsing import parse_turn
 from deepsport.schemas import QAItem, ToolCallRecord, Trajectory, TurnRecord
-from rl.config import RewardSettings
-from rl.rewards import format_errors, reward, tool_reward
+from rl.config import GRPOJob, RewardSettings
+from rl.env import environment_factory
+from rl.grpo import RolloutReward
+from rl.rewards import format_errors, load_reward, reward, tool_reward
 
 ITEM = QAItem(id="q", video="v.mp4", question="What number is shown?", answer="7", answer_type="number")
 CALL = '<tool_call>\n{"name": "choose_frames", "arguments": {"start": 1.5, "end": 2.0, "num_frames": 2}}\n</tool_call>'
@@ -135,3 +144,80 @@ def test_open_text_without_a_judge_is_an_error_not_a_zero():
     with pytest.raises(JudgeError):
         reward(trajectory("<answer>he was offside</answer>"), item, ACCURACY)
     assert reward(trajectory("<answer>A late tackle.</answer>"), item, ACCURACY).accuracy == 1.0  # exact match
+
+
+CUSTOM = """
+from rl.rewards import RewardBreakdown
+
+
+def per_turn(trajectory, item, settings, needs_tool=None, judge=None):
+    total = settings.tool_bonus * len(trajectory.turns)
+    return RewardBreakdown(accuracy=0.0, format=1.0, tool=0.0, total=total, tool_used=bool(trajectory.tool_calls))
+
+
+def too_few(trajectory, item):
+    return None
+
+
+def plain(trajectory, item, settings, needs_tool=None, judge=None):
+    return 1.0
+"""
+
+
+class Decoded:
+    """A tokenizer whose completions decode to the given texts."""
+
+    def __init__(self, texts: list[str]) -> None:
+        self.texts = texts
+
+    def batch_decode(self, ids: list[list[int]], skip_special_tokens: bool) -> list[str]:
+        return self.texts[: len(ids)]
+
+
+def test_reward_function_from_a_file_scores_the_rollouts(tmp_path: Path):
+    (tmp_path / "my_reward.py").write_text(CUSTOM)
+    make_video(tmp_path / ITEM.video, duration=4.0, fps=4.0, size=(96, 64))
+    config = load_config(
+        GRPOJob, None, [f"reward.function={tmp_path / 'my_reward.py'}:per_turn", "reward.tool_bonus=2"]
+    )
+    environments = [environment_factory(config.agent, tmp_path)() for _ in range(2)]
+    for environment in environments:
+        environment.reset(qa=ITEM.model_dump_json())
+    two_turns = f"{LOOK}<|im_end|>\n<|im_start|>user\n(frames)<|im_end|>\n<|im_start|>assistant\n{RIGHT}"
+    rollout_reward = RolloutReward(load_reward(config.reward.function), Decoded([RIGHT, two_turns]), config)
+    logged = {}
+    totals = rollout_reward([[0], [0]], environments, [ITEM.model_dump_json()] * 2, log_metric=logged.__setitem__)
+    assert totals == [2.0, 4.0] and logged["reward/total"] == 3.0 and logged["reward/accuracy"] == 0.0
+    environments[0].reset(qa=ITEM.model_dump_json())  # a new rollout: a trajectory is finished once
+    ours = RolloutReward(load_reward(GRPOJob().reward.function), Decoded([RIGHT]), GRPOJob())
+    assert ours([[0]], environments[:1], [ITEM.model_dump_json()]) == [1.0]  # the default: rl.rewards.reward
+    assert load_reward("rl/rewards.py:reward") is reward  # our file by path is our module, not a copy
+    plain = RolloutReward(load_reward(f"{tmp_path / 'my_reward.py'}:plain"), Decoded([RIGHT]), config)
+    with pytest.raises(TypeError, match="returned 1.0, not an rl.rewards.RewardBreakdown"):
+        plain([[0]], environments[:1], [ITEM.model_dump_json()])
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("nowhere.py:reward", "reward.function: nowhere.py not found"),
+        ("{dir}/my_reward.py:missing", "my_reward.py has no function 'missing'"),
+        ("{dir}/my_reward.py:too_few", "too_few must take (trajectory, item, settings, needs_tool, judge)"),
+        ("{dir}/broken.py:reward", "cannot load {dir}/broken.py (SyntaxError: "),
+        ("rl.no_such_module:reward", "cannot load rl.no_such_module (ModuleNotFoundError: "),
+        ("my_reward.py", "must be path/to/file.py:function or package.module:function"),
+    ],
+)
+def test_a_bad_reward_function_is_a_config_error(tmp_path: Path, spec: str, message: str):
+    (tmp_path / "my_reward.py").write_text(CUSTOM)
+    (tmp_path / "broken.py").write_text("def reward(:\n")
+    with pytest.raises(ConfigError) as raised:
+        load_reward(spec.format(dir=tmp_path))
+    assert message.format(dir=tmp_path) in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_training_refuses_a_bad_reward_function_before_loading_anything(tmp_path: Path):
+    overrides = [f"train.output_dir={tmp_path}", f"reward.function={tmp_path / 'nowhere.py'}:reward"]
+    result = CliRunner().invoke(app, ["train", "rl", "--config", "configs/grpo.yaml", *overrides])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"reward.function: {tmp_path / 'nowhere.py'} not found" in " ".join(result.stderr.split())

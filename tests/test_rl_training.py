@@ -21,10 +21,10 @@ from deepsport.config import ConfigError, load_config
 from deepsport.dev.synthetic import make_video
 from deepsport.schemas import QAItem, Span, Trajectory
 from deepsport.tools import Budget
+from rl.batching import AssistantOnlyCollator
 from rl.config import GRPOJob, SFTJob
 from rl.data import load_split, sft_transform, trajectory_messages
 from rl.models import load_processor
-from rl.sft import AssistantOnlyCollator
 
 os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
 AGENT = AgentConfig(initial_frames=2, tools=["choose_frames"], budget=Budget(max_turns=3, frames_per_call=2))

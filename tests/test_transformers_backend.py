@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from memorize import memorize
 from PIL import Image
 from transformers import AutoModelForImageTextToText, AutoProcessor
 
 from deepsport.backends.base import BackendError, GenerationConfig, Message
 from deepsport.backends.transformers_backend import TransformersChatModel
-from deepsport.dev.memorize import memorize
 from deepsport.dev.tiny_model import build_tiny_model
 
 FAMILIES = ["qwen3-vl", "qwen2.5-vl"]

@@ -19,6 +19,14 @@ from deepsport.conversation import to_openai
 DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
 
 
+def openai_client(
+    base_url: str, api_key_env: str = DEFAULT_API_KEY_ENV, timeout: float = 300.0, max_retries: int = 5
+) -> openai.OpenAI:
+    """A client of the endpoint, its key read from ``api_key_env`` (local servers such as vLLM take any key)."""
+    api_key = os.environ.get(api_key_env) or "EMPTY"
+    return openai.OpenAI(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=max_retries)
+
+
 class OpenAIChatModel:
     def __init__(
         self,
@@ -33,8 +41,7 @@ class OpenAIChatModel:
         self.base_url = base_url
         self.api_key_env = api_key_env
         self.jpeg_quality = jpeg_quality
-        api_key = os.environ.get(api_key_env) or "EMPTY"  # local servers (vLLM, deepsport serve) take any key
-        self.client = openai.OpenAI(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=max_retries)
+        self.client = openai_client(base_url, api_key_env, timeout, max_retries)
 
     def chat(self, messages: list[Message], config: GenerationConfig) -> Completion:
         started = time.perf_counter()

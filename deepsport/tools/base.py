@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 import jsonschema
 
 from deepsport.schemas import Span
+from deepsport.validation import schema_problem
 from deepsport.video import Frame, Video, VideoError
 from deepsport.video_pool import VideoPool
 
@@ -203,7 +204,7 @@ class Toolbox:
             return error_result(f"unknown tool '{name}'. Available tools: {', '.join(self.tools)}.")
         if not isinstance(arguments, dict):
             return error_result(f"the arguments of {name} must be a JSON object, got {arguments!r}.")
-        problems = [_describe(e) for e in self.validators[name].iter_errors(arguments)]
+        problems = [schema_problem(e) for e in self.validators[name].iter_errors(arguments)]
         if problems:
             return error_result(f"invalid arguments for {name}: {'; '.join(problems)}.")
         try:
@@ -220,8 +221,3 @@ class Toolbox:
 
 def error_result(message: str) -> ToolResult:
     return ToolResult(text=f"Error: {message}", ok=False)
-
-
-def _describe(error: jsonschema.ValidationError) -> str:
-    where = ".".join(str(p) for p in error.absolute_path)
-    return f"{where}: {error.message}" if where else error.message

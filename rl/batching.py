@@ -1,16 +1,15 @@
-"""Fit a (tiny) checkpoint to scripted conversations, so tests get a model that says exactly what they need.
+"""Training batches of whole conversations with the loss on the assistant's tokens only.
 
-Teacher-forced training on the conversations as the chat template renders them, images included, with the
-loss on the assistant tokens only (each assistant message and its ``<|im_end|>``): system and user text,
-tool responses and image tokens are masked.
+Each conversation is rendered by the model's chat template, images included; the labels keep each assistant
+message and its ``<|im_end|>`` and mask (-100) the system and user text, tool responses, image tokens and padding.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Any
 
 import torch
-from transformers import AutoModelForImageTextToText, AutoProcessor, BatchFeature
+from transformers import BatchFeature, ProcessorMixin
 
 from deepsport.backends.base import Message
 
@@ -48,28 +47,11 @@ def training_batch(processor, conversations: list[list[Message]]) -> BatchFeatur
     return batch
 
 
-def memorize(
-    model_dir: str | Path,
-    conversations: list[list[Message]],
-    steps: int = 300,
-    lr: float = 3e-3,
-    out_dir: str | Path | None = None,
-) -> Path:
-    """Train the checkpoint in ``model_dir`` on ``conversations`` (AdamW, full batch, CPU) and save it.
+class AssistantOnlyCollator:
+    """Batches rows of ``{"messages": [...]}`` into model inputs with assistant-only labels."""
 
-    The fitted model goes to ``out_dir`` (with a copy of the processor) or replaces the one in ``model_dir``.
-    """
-    out = Path(out_dir or model_dir)
-    processor = AutoProcessor.from_pretrained(model_dir)
-    model = AutoModelForImageTextToText.from_pretrained(model_dir, dtype=torch.float32)
-    batch = training_batch(processor, conversations)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
-    model.train()
-    for _ in range(steps):
-        loss = model(**batch).loss
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
-    model.save_pretrained(out)
-    processor.save_pretrained(out)
-    return out
+    def __init__(self, processor: ProcessorMixin) -> None:
+        self.processor = processor
+
+    def __call__(self, examples: list[dict[str, Any]]) -> BatchFeature:
+        return training_batch(self.processor, [example["messages"] for example in examples])
