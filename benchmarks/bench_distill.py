@@ -21,7 +21,7 @@ from rich.console import Console
 from benchmarks.common import check
 from data_distill.config import DistillConfig, EndpointConfig, TeacherConfig
 from data_distill.pipeline import step_teacher, workspace
-from deepsport.agent import AgentConfig
+from deepsport.agent_config import AgentConfig
 from deepsport.dev.endpoint import LocalEndpoint, Reply, completion
 from deepsport.dev.synthetic import make_video
 from deepsport.jsonl import JsonlAppender

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from deepsport.agent import AgentConfig
+from deepsport.agent_config import AgentConfig
 
 
 @dataclass

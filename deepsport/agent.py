@@ -6,55 +6,15 @@ episode it drives (video, tools, messages, records) is a ``deepsport.session.Ses
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
 
-from deepsport.backends.base import BackendError, ChatModel, GenerationConfig, Message
-from deepsport.config import from_dict, merge, to_dict
-from deepsport.keyframes import Sampling
+from deepsport.agent_config import AgentConfig
+from deepsport.backends.base import BackendError, ChatModel, Message
 from deepsport.parsing import ParsedTurn
-from deepsport.prompts import FINAL_PROMPT, NUDGE_PROMPT, SYSTEM_PROMPT, text_message
+from deepsport.prompts import FINAL_PROMPT, NUDGE_PROMPT, text_message
 from deepsport.schemas import ToolCallRecord, Trajectory, TurnRecord
 from deepsport.session import Session, final_answer, turn_requests, with_final_prompt
-from deepsport.tools import Budget
-from deepsport.video import MAX_PIXELS, Frame
-
-NO_TOOLS: dict[str, Any] = {"tools": [], "budget": {"max_turns": 1, "total_frames": 0}}
-PRESETS: dict[str, dict[str, Any]] = {
-    "no_tools": NO_TOOLS,  # one turn: answer from the initial frames alone, no tools shown
-    "baseline": {**NO_TOOLS, "initial_frames": 16, "sampling": "uniform"},  # 16 uniform frames, no tools
-}
-
-
-@dataclass
-class AgentConfig:
-    """The agent's settings: the ``agent:`` section of every job config (eval, GRPO, the distillation teacher)
-    and the flags of ``deepsport ask``, so every stage reads the same keys with the same defaults. A ``preset``
-    key (``PRESETS``) gives the section's starting values; keys written next to it win."""
-
-    PRESETS: ClassVar[dict[str, dict[str, Any]]] = PRESETS
-
-    initial_frames: int = 8
-    sampling: Sampling = "uniform"  # how the initial frames are chosen: uniform or motion
-    budget: Budget = field(default_factory=Budget)
-    # GRPO rollouts do not read generation: TRL samples them (train.temperature, train.max_completion_length)
-    generation: GenerationConfig = field(default_factory=GenerationConfig)
-    tools: list[str] | None = None  # None: every registered tool; []: none (answer from the initial frames)
-    max_calls_per_turn: int = 4
-    max_pixels: int = MAX_PIXELS  # frame size budget (initial and tool frames); trajectories record it for SFT
-    # each tool's constructor options by tool name, e.g. {"spot_actions": {"checkpoint": "spotter.pt"}}
-    tool_options: dict[str, dict[str, Any]] = field(default_factory=dict)
-    system_prompt: str = SYSTEM_PROMPT
-
-    @classmethod
-    def preset(cls, name: str) -> AgentConfig:
-        """The settings of preset `name`, every other key at its default."""
-        return from_dict(cls, {"preset": name})
-
-    def with_preset(self, name: str) -> AgentConfig:
-        """These settings with preset `name`'s values on top (e.g. the rollout's frames, without tools)."""
-        return from_dict(AgentConfig, merge(to_dict(self), PRESETS[name]))
+from deepsport.video import Frame
 
 
 class Observer:

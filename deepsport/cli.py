@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -69,7 +69,8 @@ def ask(
     from deepsport.spotting.model import CheckpointError
     from deepsport.video import Video, VideoError
 
-    given = dict(max_turns=max_turns, initial_frames=initial_frames, sampling=sampling, max_frames=max_frames)
+    given: dict[str, Any] = dict(max_turns=max_turns, initial_frames=initial_frames, sampling=sampling)
+    given |= dict(max_frames=max_frames)
     given |= dict(max_new_tokens=max_new_tokens, temperature=temperature, spotter=spotter)
     keys = {**flags.AGENT_KEYS, "spotter": "tool_options.spot_actions.checkpoint"}
     try:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import click
+from typing import Any
+
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -24,7 +25,7 @@ def default_command(name: str) -> type[TyperGroup]:
     ``deepsport spot video VIDEO``); ``--help`` still shows the group's help."""
 
     class DefaultGroup(TyperGroup):
-        def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # ctx: typer's own (vendored) click Context
             if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
                 args = [name, *args]
             return super().parse_args(ctx, args)

@@ -108,22 +108,22 @@ class Trajectory(BaseModel):
     config: dict[str, Any] = Field(default_factory=dict)
     created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
-    @computed_field
+    @computed_field  # type: ignore[prop-decorator]  # pydantic's documented form; mypy cannot type it
     @property
     def frames_used(self) -> int:
         return len(self.frame_times)
 
-    @computed_field
+    @computed_field  # type: ignore[prop-decorator]  # pydantic's documented form; mypy cannot type it
     @property
     def prompt_tokens(self) -> int:
         return sum(t.prompt_tokens for t in self.turns)
 
-    @computed_field
+    @computed_field  # type: ignore[prop-decorator]  # pydantic's documented form; mypy cannot type it
     @property
     def completion_tokens(self) -> int:
         return sum(t.completion_tokens for t in self.turns)
 
-    @computed_field
+    @computed_field  # type: ignore[prop-decorator]  # pydantic's documented form; mypy cannot type it
     @property
     def cached_tokens(self) -> int:
         return sum(t.cached_tokens for t in self.turns)

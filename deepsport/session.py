@@ -24,7 +24,7 @@ from deepsport.schemas import Span, StopReason, ToolCallRecord, Trajectory, Turn
 from deepsport.tools import Episode, Toolbox, ToolResult
 
 if TYPE_CHECKING:
-    from deepsport.agent import AgentConfig
+    from deepsport.agent_config import AgentConfig
 
 
 class Session:

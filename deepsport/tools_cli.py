@@ -110,8 +110,8 @@ def pose(
         poses = list(track(estimator.stream(frames), "Pose", len(frames), console=err_console, transient=True))
         if overlay:
             overlay.mkdir(parents=True, exist_ok=True)
-            for frame, found in zip(frames, poses, strict=True):
-                draw(frame.image, found).save(overlay / f"pose_{frame.time:09.3f}s.jpg", quality=92)
+            for frame, pose in zip(frames, poses, strict=True):
+                draw(frame.image, pose).save(overlay / f"pose_{frame.time:09.3f}s.jpg", quality=92)
     except (VideoError, ToolError) as err:
         raise fail(str(err)) from None
     except OSError as err:

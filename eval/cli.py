@@ -256,7 +256,7 @@ def _saved_video_root(config: dict[str, Any]) -> Path:
     return Path(config.get("video_root") or Path(config["benchmark"]).parent)
 
 
-def _judge(out: Path, model: str | None, base_url: str | None, api_key_env: str, cache: Path | None) -> Any:
+def _judge(out: Path, model: str | None, base_url: str | None, api_key_env: str, cache: str | Path | None) -> Any:
     from deepsport.judge import Judge
 
     if model is None:

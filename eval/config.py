@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from deepsport.agent import AgentConfig
+from deepsport.agent_config import AgentConfig
 from deepsport.backends import BACKENDS, DEFAULT_MODEL
 from deepsport.config import ConfigError
 

@@ -53,5 +53,5 @@ class AssistantOnlyCollator:
     def __init__(self, processor: ProcessorMixin) -> None:
         self.processor = processor
 
-    def __call__(self, examples: list[dict[str, Any]]) -> BatchFeature:
-        return training_batch(self.processor, [example["messages"] for example in examples])
+    def __call__(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
+        return dict(training_batch(self.processor, [example["messages"] for example in examples]))

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import yaml
 
-from deepsport.agent import AgentConfig
+from deepsport.agent_config import AgentConfig
 from deepsport.config import ConfigError, to_dict
 from deepsport.schemas import TASK_TYPES
 

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from deepsport.agent import AgentConfig
+from deepsport.agent_config import AgentConfig
 from deepsport.backends.base import Completion
 from deepsport.parsing import ToolCall, parse_turn
 from deepsport.schemas import QAItem, Trajectory

@@ -56,7 +56,7 @@ class RolloutReward:
             for env, text in zip(environments, texts, strict=True)
         ]
         items = [QAItem.model_validate_json(text) for text in qa]
-        needs = needs_tool or [None] * len(items)
+        needs: list[bool | None] = list(needs_tool) if needs_tool else [None] * len(items)
         parts = [
             self.reward(trajectory, item, self.settings, need, self.judge)
             for trajectory, item, need in zip(trajectories, items, needs, strict=True)
@@ -135,7 +135,7 @@ def grpo_args(config: GRPOJob):
     from trl import GRPOConfig
 
     vllm = config.vllm
-    vllm_args = {}
+    vllm_args: dict[str, Any] = {}
     if vllm.mode != "disabled":
         vllm_args = {
             "use_vllm": True,

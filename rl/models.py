@@ -6,7 +6,7 @@ import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from transformers import AutoModelForImageTextToText, AutoProcessor, PreTrainedModel, ProcessorMixin, Trainer
@@ -16,6 +16,9 @@ from transformers.trainer_utils import get_last_checkpoint
 from deepsport.console import console
 from deepsport.hf import attention_implementation, with_tool_template
 from rl.config import GRPOJob, ModelSettings, SFTJob, write_resolved
+
+if TYPE_CHECKING:
+    from peft import PeftModel
 
 VISION_PREFIXES = ("visual", "model.visual")
 
@@ -38,7 +41,7 @@ def load_processor(name_or_path: str) -> ProcessorMixin:
     return processor
 
 
-def load_model(settings: ModelSettings) -> PreTrainedModel:
+def load_model(settings: ModelSettings) -> PreTrainedModel | PeftModel:
     """The model in the configured dtype and attention kernel (logged), LoRA-wrapped or with a frozen vision tower
     as configured."""
     attention = attention_implementation(settings.attn_implementation)
@@ -115,7 +118,8 @@ def save_final(trainer: Trainer, settings: ModelSettings, out: str | Path) -> Pa
             dtype = getattr(torch, settings.dtype)
             base = AutoModelForImageTextToText.from_pretrained(settings.name_or_path, dtype=dtype)
             PeftModel.from_pretrained(base, adapter).merge_and_unload().save_pretrained(out)
-            trainer.processing_class.save_pretrained(out)
+            if trainer.processing_class is not None:
+                trainer.processing_class.save_pretrained(out)
             shutil.rmtree(adapter)
     if accelerator.is_main_process:
         (out / TRAINING_ARGS_NAME).unlink(missing_ok=True)  # the run's arguments stay in checkpoint-N/

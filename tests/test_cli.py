@@ -10,7 +10,7 @@ from PIL import Image
 from transformers import AutoModelForImageTextToText, AutoProcessor
 from typer.testing import CliRunner
 
-from deepsport.agent import AgentConfig
+from deepsport.agent_config import AgentConfig
 from deepsport.backends.replay import ReplayChatModel
 from deepsport.cli import app
 from deepsport.config import to_dict

@@ -8,7 +8,7 @@ from typing import Literal
 import pytest
 
 from data_distill.config import DistillConfig
-from deepsport.agent import AgentConfig
+from deepsport.agent_config import AgentConfig
 from deepsport.backends import GenerationConfig
 from deepsport.config import ConfigError, load_config
 from deepsport.tools import Budget

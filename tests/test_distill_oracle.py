@@ -4,7 +4,7 @@ import pytest
 
 from data_distill.checks import format_problems, overlaps_evidence
 from data_distill.oracle import oracle_trajectory
-from deepsport.agent import AgentConfig
+from deepsport.agent_config import AgentConfig
 from deepsport.conversation import restore_images
 from deepsport.dev.synthetic import make_video, read_index
 from deepsport.schemas import QAItem, Span, Trajectory

@@ -17,7 +17,7 @@ from eval_bench import AGENT_SCORES, BASELINE_SCORES, ITEMS, build_benchmark, se
 from PIL import Image
 from typer.testing import CliRunner
 
-from deepsport.agent import AgentConfig
+from deepsport.agent_config import AgentConfig
 from deepsport.backends.openai_backend import OpenAIChatModel
 from deepsport.cli import app
 from deepsport.config import to_dict

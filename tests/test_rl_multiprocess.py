@@ -19,7 +19,7 @@ from datasets import Dataset, DatasetDict
 from typer.testing import CliRunner
 
 from data_distill.oracle import oracle_trajectory
-from deepsport.agent import AgentConfig
+from deepsport.agent_config import AgentConfig
 from deepsport.cli import app
 from deepsport.config import load_config
 from deepsport.dev.launch import train_command

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from deepsport.spotting import Event
+from deepsport.spotting.events import Event
 
 LABELS_FILE = "Labels-v2.json"
 PREDICTIONS_FILE = "results_spotting.json"

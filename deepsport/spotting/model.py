@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from deepsport.spotting import Event, pick_peaks, select_events
+from deepsport.spotting.events import Event, pick_peaks, select_events
 from deepsport.spotting.features import FeatureConfig, load_features
 from deepsport.video import Video
 

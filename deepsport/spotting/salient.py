@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from deepsport.spotting import Event, pick_peaks, select_events
+from deepsport.spotting.events import Event, pick_peaks, select_events
 from deepsport.spotting.signals import Signals, compute_signals
 from deepsport.video import Video
 

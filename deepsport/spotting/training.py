@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.progress import Progress
 from torch import nn
 
-from deepsport.spotting import Event
+from deepsport.spotting.events import Event
 from deepsport.spotting.features import FeatureConfig, load_features
 from deepsport.spotting.labels import PREDICTIONS_FILE, Annotation, Game, load_games, write_predictions
 from deepsport.spotting.metrics import LOOSE_DELTAS, TIGHT_DELTAS, average_map, event_interval_iou
@@ -225,9 +225,9 @@ def _train_epoch(
 ) -> float:
     """One pass over every video, cut into crops of ``clip`` samples at a random offset; returns the mean loss."""
     crops = []
-    for v, x in enumerate(xs):
+    for v, features in enumerate(xs):
         offset = int(rng.integers(clip))  # the first crop is shorter, so crop borders move between epochs
-        crops += [(v, max(0, s), min(len(x), s + clip)) for s in range(-offset, len(x), clip)]
+        crops += [(v, max(0, s), min(len(features), s + clip)) for s in range(-offset, len(features), clip)]
     order = rng.permutation(len(crops))
     network.train()
     losses = []

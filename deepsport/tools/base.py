@@ -134,7 +134,8 @@ class Tool(ABC):
         return None
 
     @abstractmethod
-    def execute(self, **arguments: Any) -> ToolResult: ...
+    def execute(self, *args: Any, **arguments: Any) -> ToolResult:
+        """Run with the arguments the schema validated, as keywords."""
 
     def release(self) -> None:
         """Free per-episode resources; the episode itself closes the video."""
