@@ -15,6 +15,7 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from deepsport.console import console
 from deepsport.hf import attention_implementation, with_tool_template
+from deepsport.prompts import chat_template
 from rl.config import GRPOJob, ModelSettings, SFTJob, write_resolved
 
 if TYPE_CHECKING:
@@ -32,12 +33,12 @@ def load_processor(name_or_path: str) -> ProcessorMixin:
     looks_local = name_or_path.startswith((".", "/", "~")) or name_or_path.count("/") != 1
     if looks_local and not Path(name_or_path).expanduser().exists():
         raise OSError(f"model {name_or_path} not found: give a checkpoint directory or a hub id (org/name)")
-    processor = AutoProcessor.from_pretrained(name_or_path)
-    if "tool_response" not in (processor.chat_template or ""):
+    processor = with_tool_template(AutoProcessor.from_pretrained(name_or_path))
+    tokenizer = processor.tokenizer
+    if processor.chat_template == chat_template("qwen2_5_vl_tools") and tokenizer.response_template is None:
         from trl.chat_template_utils import qwen3_template
 
-        with_tool_template(processor)
-        processor.tokenizer.response_template = qwen3_template
+        tokenizer.response_template = qwen3_template  # TRL knows Qwen3-VL's own template, not ours
     return processor
 
 

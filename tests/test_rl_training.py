@@ -1,4 +1,5 @@
-"""``deepsport train sft`` and ``deepsport train rl`` end to end on a tiny offline Qwen3-VL and synthetic videos.
+"""``deepsport train sft`` and ``deepsport train rl`` end to end on tiny offline Qwen3-VL and Qwen2.5-VL models
+(Qwen2.5-VL with the tool template ``deepsport ask`` gives it) and synthetic videos.
 
 The SFT data are oracle trajectories (the real agent loop with scripted turns) whose frames are read back from
 the videos; the loss mask is checked token by token. The SFT-fitted model then drives GRPO rollouts that call
@@ -35,6 +36,7 @@ AGENT_OVERRIDES = [
     "agent.budget.frames_per_call=2",
 ]
 TINY = ["model.dtype=float32", "model.freeze_vision=false", "train.report_to=[none]"]
+FAMILIES = ["qwen3-vl", "qwen2.5-vl"]
 SMALL = ["train.activation_checkpointing=false", "train.gradient_accumulation_steps=1", "train.logging_steps=1"]
 
 
@@ -69,15 +71,15 @@ def train(kind, *overrides):
     return CliRunner().invoke(app, ["train", kind, "--config", config, *map(str, overrides)])
 
 
-@pytest.fixture(scope="session")
-def sft_model(tiny_model_dir, sft_data, tmp_path_factory):
-    """The tiny model fitted by ``deepsport train sft`` to the oracle trajectories (they call the tool)."""
-    out = tmp_path_factory.mktemp("sft-run")
+@pytest.fixture(scope="session", params=FAMILIES)
+def sft_model(request, tiny_model_dir, sft_data, tmp_path_factory):
+    """Each family's tiny model fitted by ``deepsport train sft`` to the oracle trajectories (they call the tool)."""
+    out = tmp_path_factory.mktemp(f"sft-run-{request.param}")
     result = train(
         "sft",
         *TINY,
         *SMALL,
-        f"model.name_or_path={tiny_model_dir('qwen3-vl')}",
+        f"model.name_or_path={tiny_model_dir(request.param)}",
         f"data.path={sft_data / 'sft'}",
         f"data.video_root={sft_data}",
         f"train.output_dir={out}",
@@ -101,8 +103,9 @@ def sft_settings(data, model_dir, out, *extra):
     )
 
 
-def test_loss_is_on_assistant_tokens_only(tiny_model_dir, sft_data, tmp_path):
-    config = sft_settings(sft_data, tiny_model_dir("qwen3-vl"), tmp_path)
+@pytest.mark.parametrize("family", FAMILIES)
+def test_loss_is_on_assistant_tokens_only(tiny_model_dir, sft_data, tmp_path, family):
+    config = sft_settings(sft_data, tiny_model_dir(family), tmp_path)
     dataset = load_split(config.data, ("video", "trajectory")).with_transform(sft_transform(sft_data))
     processor = load_processor(config.model.name_or_path)
     batch = AssistantOnlyCollator(processor)([dataset[0], dataset[1]])
