@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from data_distill.oracle import oracle_trajectory
 from deepsport.agent_config import AgentConfig
 from deepsport.cli import app
 from deepsport.config import load_config
+from deepsport.dev.endpoint import LocalEndpoint, scripted
 from deepsport.dev.launch import train_command
 from deepsport.dev.synthetic import make_video
 from deepsport.schemas import QAItem, Span
@@ -133,16 +135,26 @@ def test_two_process_lora_sft_merges_once(tiny_model_dir, data, tmp_path):
     assert not torch.allclose(merged, logits(model))
 
 
-def test_two_process_grpo_writes_one_final_model(tiny_model_dir, data, tmp_path):
+def test_two_process_grpo_writes_one_final_model_and_shares_the_judge_cache(tiny_model_dir, data, tmp_path):
+    """Both ranks score open-text rollouts with the judge; its verdict cache stays one sound SQLite file."""
+    rows = Dataset.load_from_disk(str(data / "rl" / "train")).to_list()
+    for row in rows[:2]:  # two open-text questions per step, one on each rank
+        row["qa"] = QAItem.model_validate_json(row["qa"]).model_copy(update={"answer_type": "text"}).model_dump_json()
+    DatasetDict(train=Dataset.from_list(rows)).save_to_disk(str(tmp_path / "rl"))
     model = tiny_model_dir("qwen3-vl")
-    overrides = [f"model.name_or_path={model}", f"data.path={data / 'rl'}", f"data.video_root={data}"]
-    overrides += [f"train.output_dir={tmp_path}", "vllm.mode=disabled", "train.max_steps=1", "train.save_steps=1"]
-    overrides += ["train.per_device_train_batch_size=2", "train.num_generations=4", "train.max_completion_length=64"]
-    overrides += ["agent.initial_frames=2", "agent.tools=[choose_frames]"]
-    overrides += ["agent.budget.max_turns=2", "train.learning_rate=1e-3", "train.log_completions=false"]
-    result = launch("rl", *overrides)
+    with LocalEndpoint(scripted(lambda messages: '{"score": 0.0, "rationale": "different"}')) as judge:
+        overrides = [f"model.name_or_path={model}", f"data.path={tmp_path / 'rl'}", f"data.video_root={data}"]
+        overrides += [f"train.output_dir={tmp_path / 'run'}", "vllm.mode=disabled", "train.max_steps=1"]
+        overrides += ["train.save_steps=1", "train.per_device_train_batch_size=2", "train.num_generations=4"]
+        overrides += ["train.max_completion_length=64", "agent.initial_frames=2", "agent.tools=[choose_frames]"]
+        overrides += ["agent.budget.max_turns=2", "train.learning_rate=1e-3", "train.log_completions=false"]
+        overrides += ["reward.judge.model=judge", f"reward.judge.base_url={judge.url}"]
+        result = launch("rl", *overrides)
+        judged = {json.dumps(r.body["messages"], sort_keys=True) for r in judge.requests}
+    run = tmp_path / "run"
     assert result.stdout.count("Done. Final model") == 1
-    assert torch.equal(logits(tmp_path / "final"), logits(tmp_path / "checkpoint-1"))
-    assert (
-        "reward/total" in json.loads((tmp_path / "checkpoint-1" / "trainer_state.json").read_text())["log_history"][0]
-    )
+    assert torch.equal(logits(run / "final"), logits(run / "checkpoint-1"))
+    assert "reward/total" in json.loads((run / "checkpoint-1" / "trainer_state.json").read_text())["log_history"][0]
+    cache = sqlite3.connect(run / "judge_cache.sqlite")
+    assert cache.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert judged and cache.execute("SELECT COUNT(*) FROM cache").fetchone()[0] == len(judged)
