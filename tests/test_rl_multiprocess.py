@@ -17,16 +17,15 @@ from pathlib import Path
 import pytest
 import torch
 from datasets import Dataset, DatasetDict
+from rl_data import number_datasets
 from typer.testing import CliRunner
 
-from data_distill.oracle import oracle_trajectory
 from deepsport.agent_config import AgentConfig
 from deepsport.cli import app
 from deepsport.config import load_config
 from deepsport.dev.endpoint import LocalEndpoint, scripted
 from deepsport.dev.launch import train_command
-from deepsport.dev.synthetic import make_video
-from deepsport.schemas import QAItem, Span
+from deepsport.schemas import QAItem
 from deepsport.tools import Budget
 from rl.config import SFTJob
 
@@ -41,29 +40,7 @@ COMMON += ["train.activation_checkpointing=false", "train.gradient_accumulation_
 def data(tmp_path_factory) -> Path:
     """Four number videos and their oracle trajectories, as SFT and RL datasets (two rows per rank)."""
     root = tmp_path_factory.mktemp("mp-data")
-    rows = []
-    for i, digit in enumerate((7, 4, 2, 9)):
-        make_video(root / f"n{i}.mp4", duration=6.0, fps=4.0, size=(96, 64), show_number=(digit, 2.0, 3.0))
-        item = QAItem(
-            id=f"q{i}",
-            video=f"n{i}.mp4",
-            question="What number is shown?",
-            answer=str(digit),
-            answer_type="number",
-            task_type="read_number",
-            evidence=Span(start=2.0, end=3.0),
-        )
-        trajectory = oracle_trajectory(item, root / item.video, AGENT)
-        rows.append({"id": item.id, "video": item.video, "sport": "synthetic", "source": "synthetic"})
-        rows[-1] |= {
-            "task_type": item.task_type,
-            "qa": item.model_dump_json(),
-            "trajectory": trajectory.model_dump_json(),
-        }
-    sft = Dataset.from_list(rows)
-    DatasetDict(train=sft).save_to_disk(str(root / "sft"))
-    DatasetDict(train=sft.remove_columns("trajectory")).save_to_disk(str(root / "rl"))
-    return root
+    return number_datasets(root, [7, 4, 2, 9], AGENT, ["recognition"] * 4, duration=6.0, shown=2.0)
 
 
 def launch(kind: str, *overrides: str) -> subprocess.CompletedProcess:

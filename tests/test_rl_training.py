@@ -12,15 +12,14 @@ from pathlib import Path
 
 import pytest
 import torch
-from datasets import Dataset, DatasetDict
+from datasets import Dataset
+from rl_data import number_datasets
 from typer.testing import CliRunner
 
-from data_distill.oracle import oracle_trajectory
 from deepsport.agent_config import AgentConfig
 from deepsport.cli import app
 from deepsport.config import ConfigError, load_config
-from deepsport.dev.synthetic import make_video
-from deepsport.schemas import QAItem, Span, Trajectory
+from deepsport.schemas import Trajectory
 from deepsport.tools import Budget
 from rl.batching import AssistantOnlyCollator
 from rl.config import GRPOJob, SFTJob
@@ -44,26 +43,7 @@ SMALL = ["train.activation_checkpointing=false", "train.gradient_accumulation_st
 def sft_data(tmp_path_factory):
     """Two number videos (8 s, the digit shown 3-4 s), their oracle trajectories, as SFT and RL datasets."""
     root = tmp_path_factory.mktemp("rl-data")
-    sft_rows = []
-    for i, digit in enumerate((7, 4)):
-        make_video(root / f"n{i}.mp4", duration=8.0, fps=4.0, size=(96, 64), show_number=(digit, 3.0, 4.0))
-        item = QAItem(
-            id=f"q{i}",
-            video=f"n{i}.mp4",
-            question="What number is shown?",
-            answer=str(digit),
-            answer_type="number",
-            task_type="recognition" if i else "counting",
-            evidence=Span(start=3.0, end=4.0),
-        )
-        trajectory = oracle_trajectory(item, root / item.video, AGENT)
-        row = {"id": item.id, "video": item.video, "sport": "synthetic", "source": "synthetic"}
-        sft_rows.append(row | {"task_type": item.task_type, "qa": item.model_dump_json()})
-        sft_rows[-1]["trajectory"] = trajectory.model_dump_json()
-    sft = Dataset.from_list(sft_rows)
-    DatasetDict(train=sft, validation=sft).save_to_disk(str(root / "sft"))
-    DatasetDict(train=sft.remove_columns("trajectory")).save_to_disk(str(root / "rl"))
-    return root
+    return number_datasets(root, [7, 4], AGENT, ["counting", "recognition"], duration=8.0, shown=3.0)
 
 
 def train(kind, *overrides):
