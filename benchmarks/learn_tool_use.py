@@ -71,7 +71,7 @@ AGENT_OVERRIDES = [
     "agent.budget.total_frames=4",
 ]
 SFT_STEPS, RL_STEPS, RL_LR, TEMPERATURE, BETA = 100, 50, 5e-4, 0.8, 0.02
-PARITY_QUESTIONS = 8  # questions whose rollouts and agent runs are compared, 8 samples each
+PARITY_QUESTIONS = 16  # questions whose rollouts and agent runs are compared, 8 samples each (128 runs a side)
 TINY = ["model.dtype=float32", "model.freeze_vision=false", "train.report_to=[none]"]
 
 
