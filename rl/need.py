@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import statistics
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +28,8 @@ from deepsport.agent import Agent
 from deepsport.backends import ChatModel, GenerationConfig, load_chat_model
 from deepsport.jobs import progress_bar, run_appending
 from deepsport.jsonl import read_jsonl
-from deepsport.judge import Judge, JudgeError
+from deepsport.judge import Judge, JudgeError, grade
 from deepsport.schemas import QAItem
-from deepsport.scoring import score_answer
 from rl.config import GRPOJob
 from rl.data import DataError, video_path
 from rl.rewards import make_judge
@@ -49,7 +49,7 @@ def run_needs(config: GRPOJob, console: Console | None = None) -> dict[str, int]
     out = results_path(config)
     done = {record["id"] for record in read_jsonl(out)}
     rows = [row for split in dataset.values() for row in split if row["id"] not in done]
-    failed = 0
+    failures: dict[str, str] = {}
     if rows:
         settings = config.need_tool
         model = load_chat_model(
@@ -63,17 +63,19 @@ def run_needs(config: GRPOJob, console: Console | None = None) -> dict[str, int]
             task = bar.add_task("no-tool pass", total=len(rows), failed=0)
 
             def finished(row: dict[str, Any], record: dict[str, Any] | None, error: Exception | None) -> None:
-                nonlocal failed
-                failed += record is None
-                bar.update(task, advance=1, failed=failed)
+                if error is not None:
+                    failures[row["id"]] = str(error)
+                bar.update(task, advance=1, failed=len(failures))
 
             try:
                 job = _answerer(model, config, judge)
                 run_appending(rows, job, out, settings.concurrency, finished)
             finally:
                 model.close()
+    for row_id, error in list(failures.items())[:5]:
+        (console or Console(stderr=True)).print(f"  failed {row_id}: {error}", soft_wrap=True, markup=False)
     counts = write_columns(path, dataset, {r["id"]: r for r in read_jsonl(out)}, as_dict)
-    return {**counts, "failed": failed}
+    return {**counts, "failed": len(failures)}
 
 
 def _answerer(model: ChatModel, config: GRPOJob, judge: Judge | None):
@@ -88,32 +90,23 @@ def _answerer(model: ChatModel, config: GRPOJob, judge: Judge | None):
         scores: list[float] = []
         errors: list[str] = []
         for sample in range(settings.samples):
-            generation = GenerationConfig(max_new_tokens=settings.max_new_tokens, temperature=temperature, seed=sample)
+            seed = zlib.crc32(f"{row['id']}/{sample}".encode())  # the same seed on every question would sample alike
+            generation = GenerationConfig(max_new_tokens=settings.max_new_tokens, temperature=temperature, seed=seed)
             trajectory = Agent(model, dataclasses.replace(base, generation=generation)).run(video, item.question)
             if trajectory.stop_reason == "error":
                 errors.append(trajectory.error or "the model failed")
                 continue
             try:
-                scores.append(_score(item, trajectory.answer, judge))
+                scores.append(grade(item, trajectory.answer, judge).value)
             except JudgeError as err:
                 errors.append(str(err))
         if not scores:
-            raise RuntimeError(f"{row['id']}: no answer could be scored ({errors[0]})")
+            raise RuntimeError(f"no answer could be scored: {errors[0]}")
         accuracy = statistics.fmean(scores)
         needs = accuracy < config.reward.threshold
         return {"id": row["id"], "scores": scores, "accuracy": accuracy, "needs_tool": needs}
 
     return answer
-
-
-def _score(item: QAItem, prediction: str | None, judge: Judge | None) -> float:
-    """The reward's accuracy of a prediction: the rules, or the judge for open text (JudgeError when it fails)."""
-    score = score_answer(item, prediction)
-    if score is not None:
-        return score.value
-    if judge is None:
-        raise JudgeError("an open-text answer needs a judge: set reward.judge.model and reward.judge.base_url")
-    return judge.score(item, prediction or "").score
 
 
 def write_columns(

@@ -51,6 +51,7 @@ def test_needs_writes_the_column_from_no_tool_answers_and_retries_failed_judgmen
         assert first.exit_code == 0, first.output
         assert "1 need a tool, 1 are answered from the initial frames, 1 unknown" in first.stdout
         assert "1 could not be scored" in first.stdout
+        assert "failed t1: no answer could be scored: " in first.stderr  # with the judge's own error
         dataset = load_from_disk(str(rl_data / "rl"))
         assert dataset["train"]["needs_tool"] == [False, True] and dataset["validation"]["needs_tool"] == [None]
         assert dataset["train"]["no_tool_accuracy"] == [1.0, 0.0]
