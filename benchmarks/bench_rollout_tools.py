@@ -9,7 +9,7 @@ rollouts each, 2 choose_frames calls per rollout in TRL's order (every rollout's
 call). The windows overlap as sampled rollouts' do: the first around the question's evidence span, jittered by up
 to 1 s and 1-2 s longer or shorter; the second a closer look inside it or the next seconds. Each mode runs in a
 fresh process (the same windows): the seconds of the tool phase (opening the videos included), its ratio, and
-the peak RSS of each process against the pool's cap.
+the most decoded frames held at once against the pool's cap, and each process's peak RSS.
 
     .venv/bin/python -m benchmarks.bench_rollout_tools [--questions 4] [--rollouts 8] [--repeats 3]
 
@@ -32,6 +32,7 @@ from deepsport.tools import Budget, Episode, Toolbox
 from deepsport.tools.base import CACHE_FRAMES, READAHEAD
 from deepsport.video import Video
 from deepsport.video_pool import VideoPool
+from rl.env import ROLLOUT_VIDEOS
 
 MAX_PIXELS = 640 * 360  # the agent's default frame size
 IDLE_BYTES = 512 * 2**20
@@ -69,10 +70,12 @@ def calls(evidence: tuple[float, float], rollouts: int, rng: random.Random) -> l
     return plans
 
 
-def tool_phase(mode: str, plan: list[tuple[Path, list[list[dict]]]]) -> float:
-    """Seconds for every question's rollouts to open their episodes and make their calls, in TRL's order."""
-    pool = VideoPool(max_idle_bytes=IDLE_BYTES, cache_size=CACHE_FRAMES, readahead=READAHEAD)
+def tool_phase(mode: str, plan: list[tuple[Path, list[list[dict]]]]) -> tuple[float, int]:
+    """Seconds for every question's rollouts to open their episodes and make their calls, in TRL's order, and the
+    most bytes of decoded frames held at once (measured after each question's calls, outside the timing)."""
+    pool = VideoPool(max_idle_bytes=IDLE_BYTES, keep_before=ROLLOUT_VIDEOS.keep_before, **ROLLOUT_VIDEOS.video_options)
     budget = Budget(max_turns=3, frames_per_call=8, total_frames=16)
+    seconds, frames_peak = 0.0, 0
     started = time.perf_counter()
     for video, rollouts in plan:
         if mode == "shared":
@@ -85,11 +88,15 @@ def tool_phase(mode: str, plan: list[tuple[Path, list[list[dict]]]]) -> float:
             for box, arguments in zip(boxes, rollouts, strict=True):
                 result, _ = box.call("choose_frames", arguments[call])
                 assert result.ok, result.text
+        seconds += time.perf_counter() - started
+        held = {id(e.video): e.video.cached_bytes() for e in episodes}
+        frames_peak = max(frames_peak, pool.cached_bytes() if mode == "shared" else sum(held.values()))
+        started = time.perf_counter()
         for episode in episodes:
             episode.close()
-    seconds = time.perf_counter() - started
+    seconds += time.perf_counter() - started
     pool.close()
-    return seconds
+    return seconds, frames_peak
 
 
 def rss() -> int:
@@ -101,9 +108,12 @@ def child(mode: str, args: argparse.Namespace) -> None:
     rng = random.Random(args.seed)
     plan = [(video, calls((a, b), args.rollouts, rng)) for video, a, b in questions(args.questions, args.seed)]
     before = rss()
-    seconds = [tool_phase(mode, plan) for _ in range(args.repeats)]
+    runs = [tool_phase(mode, plan) for _ in range(args.repeats)]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    print(json.dumps({"mode": mode, "seconds": min(seconds), "peak_rss": peak, "tool_memory": peak - before}))
+    seconds, frames = min(r[0] for r in runs), max(r[1] for r in runs)
+    print(
+        json.dumps({"mode": mode, "seconds": seconds, "peak_rss": peak, "tool_memory": peak - before, "frames": frames})
+    )
 
 
 def main() -> None:
@@ -126,10 +136,17 @@ def main() -> None:
     print(f"{args.questions} questions x {args.rollouts} rollouts x 2 calls of 8 frames (best of {args.repeats})")
     for mode, result in results.items():
         peak, tools = result["peak_rss"] / 2**20, result["tool_memory"] / 2**20
-        print(f"  {mode:>11}: {result['seconds']:.2f} s, peak RSS {peak:.0f} MiB, {tools:.0f} MiB of it the tools'")
+        frames = result["frames"] / 2**20
+        print(
+            f"  {mode:>11}: {result['seconds']:.2f} s, decoded frames {frames:.0f} MiB at most, peak RSS {peak:.0f} MiB"
+        )
     print(f"shared / independent speed-up {ratio:.1f}x (target >= 4: {check(ratio, '>=', 4.0)})")
-    used = results["shared"]["tool_memory"]
-    print(f"shared tools' memory {used / 2**20:.0f} MiB, cap {cap / 2**20:.0f} MiB: {check(used, '<=', cap)}")
+    used = results["shared"]["frames"]
+    print(
+        f"shared decoded frames {used / 2**20:.0f} MiB, the pool's cap {cap / 2**20:.0f} MiB: {check(used, '<=', cap)}"
+    )
+    tools = results["shared"]["tool_memory"] / 2**20
+    print(f"(the process grew by {tools:.0f} MiB: the frames, plus the decoders and the interpreter's own allocations)")
 
 
 if __name__ == "__main__":

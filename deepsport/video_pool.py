@@ -34,11 +34,12 @@ class VideoPool:
     max_idle_bytes: cached frames that videos no episode holds may keep in memory (least recently used closed
     first). keep_before: while several episodes hold a video, the frames its decoder passes on the way to a window
     are kept from this many seconds before the window: the other episodes' windows, near but not equal, start
-    there, and would otherwise seek back and decode the same stretch again.
+    there, and would otherwise seek back and decode the same stretch again (GRPO's rollouts of one question; off by
+    default: episodes on unrelated windows of one video would convert frames nobody asks for).
     video_options: passed to every :class:`Video` the pool opens (cache_size, readahead, backend).
     """
 
-    def __init__(self, max_idle_bytes: int = 512 * 2**20, keep_before: float = 2.0, **video_options: object) -> None:
+    def __init__(self, max_idle_bytes: int = 512 * 2**20, keep_before: float = 0.0, **video_options: object) -> None:
         self.max_idle_bytes = max_idle_bytes
         self.keep_before = keep_before
         self.video_options = video_options
@@ -73,6 +74,10 @@ class VideoPool:
             else:
                 raise ValueError(f"{video.info.path} was not acquired from this pool")
             self._trim()
+
+    def cached_bytes(self) -> int:
+        """Bytes of the frames cached by every video of the pool, held or idle."""
+        return sum(e.video.cached_bytes() for e in self._entries.values())
 
     def idle_bytes(self) -> int:
         """Bytes of the frames cached by videos no episode holds."""

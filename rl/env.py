@@ -26,9 +26,14 @@ from deepsport.parsing import ToolCall, parse_turn
 from deepsport.schemas import QAItem, Trajectory
 from deepsport.session import Session, turn_requests, with_final_prompt
 from deepsport.tools import REGISTRY, tool_names
+from deepsport.tools.base import CACHE_FRAMES, READAHEAD
+from deepsport.video_pool import VideoPool
 from rl.data import video_path
 
 IM_START, IM_END = "<|im_start|>", "<|im_end|>"
+# The rollouts of one question look at nearby windows of one video: they share it, and while they do, the frames
+# the decoder passes are kept from 2 s before each window (benchmarks/bench_rollout_tools.py)
+ROLLOUT_VIDEOS = VideoPool(keep_before=2.0, cache_size=CACHE_FRAMES, readahead=READAHEAD)
 DISPATCH = "deepsport_tool"  # the one method TRL calls: ``rollout_parser`` routes every request of a turn to it
 
 
@@ -49,7 +54,7 @@ class ToolEnvironment:
         self._close()
         self.item = QAItem.model_validate_json(qa)
         path = video_path(self.video_root, self.item.video)
-        self.session = Session(path, self.item.question, self.settings)
+        self.session = Session(path, self.item.question, self.settings, ROLLOUT_VIDEOS)
         self.turn, self.stopped = -1, None
         return self.session.messages[1]["content"]  # after the system message, which TRL's prompt column holds
 

@@ -38,8 +38,9 @@ class Budget:
 
 READAHEAD = 5.0  # seconds
 CACHE_FRAMES = 384  # a 5 s window and the 5 s after it at 30 fps; about 265 MB at 640x360
-# Every episode's video comes from here: episodes of the same video (GRPO's rollouts of one question, eval items on
-# one video) share its decoder and frame cache; idle videos keep at most 512 MB of frames.
+# Every episode's video comes from a pool, by default this one: episodes of the same video (eval items on one video,
+# concurrent teacher runs) share its decoder and frame cache; idle videos keep at most 512 MB of frames. GRPO's
+# rollouts use their own (rl.env.ROLLOUT_VIDEOS).
 VIDEOS = VideoPool(max_idle_bytes=512 * 2**20, cache_size=CACHE_FRAMES, readahead=READAHEAD)
 
 
