@@ -22,7 +22,6 @@ from deepsport.parsing import ParsedTurn, ToolCall, parse_turn
 from deepsport.prompts import FINAL_PROMPT, frame_blocks, question_message, system_message, text_message
 from deepsport.schemas import Span, StopReason, ToolCallRecord, Trajectory, TurnRecord
 from deepsport.tools import Episode, Toolbox, ToolResult
-from deepsport.tools.base import VIDEOS
 from deepsport.video_pool import VideoPool
 
 if TYPE_CHECKING:
@@ -33,7 +32,7 @@ class Session:
     """An open episode for one question. Raises VideoError when the video cannot be read, ValueError on unknown
     tools or tool options (the video is closed again)."""
 
-    def __init__(self, video: str | Path, question: str, config: AgentConfig, videos: VideoPool = VIDEOS) -> None:
+    def __init__(self, video: str | Path, question: str, config: AgentConfig, videos: VideoPool | None = None) -> None:
         self.started = time.perf_counter()
         self.video, self.question, self.config = str(video), question, config
         with ExitStack() as stack:

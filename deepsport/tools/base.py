@@ -18,7 +18,7 @@ import jsonschema
 
 from deepsport.schemas import Span
 from deepsport.validation import schema_problem
-from deepsport.video import Frame, Video, VideoError
+from deepsport.video import MAX_PIXELS, Frame, Video, VideoError
 from deepsport.video_pool import VideoPool
 
 
@@ -38,10 +38,6 @@ class Budget:
 
 READAHEAD = 5.0  # seconds
 CACHE_FRAMES = 384  # a 5 s window and the 5 s after it at 30 fps; about 265 MB at 640x360
-# Every episode's video comes from a pool, by default this one: episodes of the same video (eval items on one video,
-# concurrent teacher runs) share its decoder and frame cache; idle videos keep at most 512 MB of frames. GRPO's
-# rollouts use their own (rl.env.ROLLOUT_VIDEOS).
-VIDEOS = VideoPool(max_idle_bytes=512 * 2**20, cache_size=CACHE_FRAMES, readahead=READAHEAD)
 
 
 @dataclass
@@ -57,12 +53,20 @@ class Episode:
 
     @classmethod
     def open(
-        cls, path: str | Path, budget: Budget | None = None, max_pixels: int | None = None, pool: VideoPool = VIDEOS
+        cls,
+        path: str | Path,
+        budget: Budget | None = None,
+        max_pixels: int | None = None,
+        pool: VideoPool | None = None,
     ) -> Episode:
-        """Open a video for one run, shared with the other episodes of the same video (``VIDEOS``). While the model
-        thinks, the video decodes the READAHEAD seconds after the last window and the rest of that window, so
-        looking on or closer costs no decoding."""
-        return cls(video=pool.acquire(path, max_pixels), budget=budget or Budget(), pool=pool)
+        """Open a video for one run: its own, or the one the episodes of `pool` share (GRPO's rollouts of one
+        question: ``rl.env.ROLLOUT_VIDEOS``). While the model thinks, the video decodes the READAHEAD seconds after
+        the last window and the rest of that window, so looking on or closer costs no decoding."""
+        if pool is not None:
+            return cls(video=pool.acquire(path, max_pixels), budget=budget or Budget(), pool=pool)
+        pixels = MAX_PIXELS if max_pixels is None else max_pixels
+        video = Video(path, max_pixels=pixels, cache_size=CACHE_FRAMES, readahead=READAHEAD)
+        return cls(video=video, budget=budget or Budget())
 
     @property
     def duration(self) -> float:
