@@ -1,8 +1,8 @@
 """Open videos shared by the episodes of one process.
 
 GRPO runs the rollouts of one question side by side on each rank (8 with the shipped config), each an episode of
-its own on the same video, and evaluation runs several items on one video at once. Episodes that open the same
-file at the same frame size share one open :class:`~deepsport.video.Video`: its index, its decoder, its frame
+its own on the same video (``rl.env.ROLLOUT_VIDEOS``). Episodes of a pool that open the same file at the same frame
+size share one open :class:`~deepsport.video.Video`: its index, its decoder, its frame
 cache and its read-ahead, so a window is decoded once however many episodes look at it. A video that no episode
 holds stays open for the next one (the next question is often on the same video) until the frames cached by idle
 videos exceed the pool's byte budget; then the least recently used idle videos are closed first. A video in use
@@ -17,9 +17,9 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
-from deepsport.video import Video
+from deepsport.video import MAX_PIXELS, Video
 
-Key = tuple[str, int, int, int | None]  # resolved path, size, mtime, max_pixels
+Key = tuple[str, int, int, int]  # resolved path, size, mtime, max_pixels
 
 
 @dataclass
@@ -50,16 +50,15 @@ class VideoPool:
     def acquire(self, path: str | os.PathLike, max_pixels: int | None = None) -> Video:
         """The open video for `path` at `max_pixels` (the video module's default when None), opening it if no
         episode holds it. Raises VideoError as :class:`Video` does."""
-        key = _key(Path(path), max_pixels)
+        pixels = MAX_PIXELS if max_pixels is None else max_pixels
+        key = _key(Path(path), pixels)
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
-                pixels = {} if max_pixels is None else {"max_pixels": max_pixels}
-                entry = _Entry(Video(path, **pixels, **self.video_options))  # type: ignore[arg-type]
+                entry = _Entry(Video(path, max_pixels=pixels, **self.video_options))  # type: ignore[arg-type]
                 self._entries[key] = entry
                 self.opened += 1
-            entry.users += 1
-            entry.video.keep_before = self.keep_before if entry.users > 1 else 0.0
+            self._use(entry, +1)
             self._entries.move_to_end(key)
             return entry.video
 
@@ -68,8 +67,7 @@ class VideoPool:
         with self._lock:
             for entry in self._entries.values():
                 if entry.video is video:
-                    entry.users -= 1
-                    video.keep_before = self.keep_before if entry.users > 1 else 0.0
+                    self._use(entry, -1)
                     break
             else:
                 raise ValueError(f"{video.info.path} was not acquired from this pool")
@@ -90,6 +88,11 @@ class VideoPool:
                 entry.video.close()
             self._entries.clear()
 
+    def _use(self, entry: _Entry, change: int) -> None:
+        """Count an episode more or less on `entry`; frames passed on the way are kept while several share it."""
+        entry.users += change
+        entry.video.keep_before = self.keep_before if entry.users > 1 else 0.0
+
     def _trim(self) -> None:
         idle = [key for key, entry in self._entries.items() if entry.users == 0]  # least recently used first
         total = self.idle_bytes()
@@ -101,7 +104,7 @@ class VideoPool:
             entry.video.close()
 
 
-def _key(path: Path, max_pixels: int | None) -> Key:
+def _key(path: Path, max_pixels: int) -> Key:
     """The same file, unchanged since it was opened, at the same frame size."""
     try:
         stat = path.stat()

@@ -22,15 +22,20 @@ class DataError(ValueError):
     """A dataset that cannot be used as configured; one line saying what to fix."""
 
 
-def load_split(settings: DataSettings, required: tuple[str, ...]) -> Dataset:
-    """The configured split, checked for the columns the job needs, ordered and cut as configured."""
-    path = Path(settings.path)
+def open_dataset(path: Path, keep_in_memory: bool = False) -> Dataset | DatasetDict:
+    """The dataset saved at `path` with ``save_to_disk``; DataError (one line) when there is none."""
     if not path.exists():
         raise DataError(f"dataset {path} not found; set data.path to a DatasetDict saved with save_to_disk")
     try:
-        loaded = load_from_disk(str(path))
+        return load_from_disk(str(path), keep_in_memory=keep_in_memory)
     except (FileNotFoundError, ValueError) as err:
         raise DataError(f"{path} is not a dataset saved with save_to_disk ({err})") from None
+
+
+def load_split(settings: DataSettings, required: tuple[str, ...]) -> Dataset:
+    """The configured split, checked for the columns the job needs, ordered and cut as configured."""
+    path = Path(settings.path)
+    loaded = open_dataset(path)
     if isinstance(loaded, DatasetDict):
         if settings.split not in loaded:
             raise DataError(f"{path} has no split {settings.split!r}; it has {', '.join(loaded)}")

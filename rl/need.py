@@ -20,7 +20,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from datasets import DatasetDict, load_from_disk
+from datasets import DatasetDict
 from rich.console import Console
 from rich.progress import TextColumn
 
@@ -31,7 +31,7 @@ from deepsport.jsonl import read_jsonl
 from deepsport.judge import Judge, JudgeError, grade
 from deepsport.schemas import QAItem
 from rl.config import GRPOJob
-from rl.data import DataError, video_path
+from rl.data import DataError, open_dataset, video_path
 from rl.rewards import make_judge
 
 COLUMNS = ("needs_tool", "no_tool_accuracy")
@@ -140,12 +140,7 @@ def write_columns(
 def _load(path: Path) -> tuple[DatasetDict, bool]:
     """The RL dataset as a DatasetDict, and whether it was saved as one (a lone Dataset is its "train" split).
     Loaded into memory: the folder is replaced when the columns are written."""
-    if not path.exists():
-        raise DataError(f"dataset {path} not found; set data.path to the distillation's RL set")
-    try:
-        loaded = load_from_disk(str(path), keep_in_memory=True)
-    except (FileNotFoundError, ValueError) as err:
-        raise DataError(f"{path} is not a dataset saved with save_to_disk ({err})") from None
+    loaded = open_dataset(path, keep_in_memory=True)
     dataset = loaded if isinstance(loaded, DatasetDict) else DatasetDict(train=loaded)
     for name, split in dataset.items():
         missing = [c for c in ("id", "video", "qa") if c not in split.column_names]
