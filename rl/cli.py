@@ -1,6 +1,7 @@
-"""``deepsport train sft|rl``: the training jobs from a YAML config plus ``key=value`` overrides.
+"""``deepsport train sft|rl|needs``: the training jobs from a YAML config plus ``key=value`` overrides.
 
-The same app is ``python -m rl sft|grpo`` (``rl/__main__.py``), the entry ``accelerate launch`` runs on every rank.
+The same app is ``python -m rl sft|grpo|needs`` (``rl/__main__.py``), the entry ``accelerate launch`` runs on
+every rank.
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ def rl(config: ConfigOption = Path("configs/grpo.yaml"), overrides: Overrides = 
     _train("rl", config, overrides or [])
 
 
-app.command("grpo", hidden=True)(rl)
-T = TypeVar("T")  # `python -m rl grpo` reads better than `python -m rl rl`
+app.command("grpo", hidden=True)(rl)  # `python -m rl grpo` reads better than `python -m rl rl`
+T = TypeVar("T")
 
 
 @app.command()
