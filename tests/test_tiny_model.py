@@ -107,3 +107,19 @@ def test_qwen2_5_vl_template_matches_qwen3_vl_with_a_system_message(tiny_model_d
         assert qwen2_5.apply_chat_template(messages, **kwargs) == qwen3.apply_chat_template(messages, **kwargs)
     without_system = qwen2_5.apply_chat_template(messages[1:], tools=[TOOL], tokenize=False)
     assert without_system.startswith("<|im_start|>system\nYou are a helpful assistant.\n\n# Tools\n")
+
+
+def test_tokenizer_does_not_change_with_the_tools_or_prompts(monkeypatch) -> None:
+    """The tokenizer fixes the random model: a new tool or a reworded prompt must not make another tiny model."""
+    from deepsport import prompts
+    from deepsport.tools import REGISTRY
+
+    before = build_tokenizer().get_vocab()
+
+    class FindInstruction(REGISTRY["choose_frames"]):  # type: ignore[misc, valid-type]
+        name = "find_instruction"
+        description = "Find where the commentator explains the referee's decision, quoting the instruction."
+
+    monkeypatch.setitem(REGISTRY, FindInstruction.name, FindInstruction)
+    monkeypatch.setattr(prompts, "SYSTEM_PROMPT", "You answer questions about synchronised swimming routines.")
+    assert build_tokenizer().get_vocab() == before

@@ -57,10 +57,15 @@ class Fresh:
         self.processor = AutoProcessor.from_pretrained(path)
         self.model = AutoModelForImageTextToText.from_pretrained(path).eval()
 
-    def __call__(self, messages: list[Message]) -> tuple[list[int], torch.Tensor]:
+    def __call__(self, messages: list[Message], ids: list[int] | None = None) -> tuple[list[int], torch.Tensor]:
+        """Greedy generation on the rendered prompt, or on ``ids`` with the prompt's images."""
         inputs = self.processor.apply_chat_template(
             messages, add_generation_prompt=True, tokenize=True, return_dict=True, return_tensors="pt"
         )
+        if ids is not None:
+            types = self.processor.create_mm_token_type_ids([ids])
+            inputs |= {"input_ids": torch.tensor([ids]), "mm_token_type_ids": torch.tensor(types)}
+            inputs["attention_mask"] = torch.ones_like(inputs["input_ids"])
         out = self.model.generate(
             **inputs,
             max_new_tokens=GREEDY.max_new_tokens,
@@ -72,6 +77,16 @@ class Fresh:
         return out.sequences[0, inputs["input_ids"].shape[1] :].tolist(), out.logits[0][0]
 
 
+def continued(processor, messages: list[Message], written: list[int]) -> list[int]:
+    """The prompt ids of ``messages``, whose last assistant turn ends ``written`` (the ids the model saw and wrote,
+    its stop token left out), as the model wrote them: ``written``, then the rest of the prompt rendered."""
+    last = max(i for i, m in enumerate(messages) if m["role"] == "assistant")
+    turn = processor.apply_chat_template(
+        messages[: last + 1], continue_final_message=True, tokenize=True, return_dict=True
+    )["input_ids"][0]
+    return written + prompt_ids(processor, messages)[len(turn) :]
+
+
 def encoded_grids(backend: TransformersChatModel) -> list[list[int]]:
     """Image grids the vision encoder sees from now on (one entry per image)."""
     grids: list[list[int]] = []
@@ -81,9 +96,11 @@ def encoded_grids(backend: TransformersChatModel) -> list[list[int]]:
     return grids
 
 
-def assert_same_as_fresh(backend: TransformersChatModel, fresh: Fresh, messages: list[Message]):
+def assert_same_as_fresh(
+    backend: TransformersChatModel, fresh: Fresh, messages: list[Message], prompt: list[int] | None = None
+):
     generation = backend.generate(messages, GREEDY, output_logits=True)
-    ids, first_logits = fresh(messages)
+    ids, first_logits = fresh(messages, prompt)
     assert generation.token_ids == ids
     torch.testing.assert_close(generation.logits[0][0], first_logits, atol=1e-4, rtol=0)
     return generation
@@ -100,16 +117,16 @@ def test_cache_reuse_matches_fresh_generation(tiny_model_dir, family: str) -> No
     messages = [{"role": "system", "content": "You watch sports."}, user("What number?", *images[0])]
     turns = [tool("frames at 2.0 s, 3.0 s", *images[1]), user("Sure?")]
     previous: list[int] = []
+    uncached = 0  # the last token of a turn cut off by max_new_tokens never went through the model
     for turn in range(3):
-        generation = assert_same_as_fresh(backend, fresh, messages)
-        prompt = prompt_ids(backend.processor, messages)
+        # the earlier turns as the model wrote them, then the rest of the prompt
+        prompt = continued(backend.processor, messages, previous) if turn else prompt_ids(backend.processor, messages)
+        generation = assert_same_as_fresh(backend, fresh, messages, prompt)
         assert generation.prompt_tokens == len(prompt)
-        assert generation.cached_tokens == shared_prefix(previous, prompt)  # everything that matches is reused
-        if turn:  # only generated tokens can tokenise differently when the template re-renders them
-            assert generation.cached_tokens >= len(previous) - GREEDY.max_new_tokens
+        assert generation.cached_tokens == len(previous) - uncached  # all of it, the earlier turns' tokens too
         assert grids == [g for t in new_grids[: turn + 1] for g in t]  # only new images are encoded
-        previous = prompt + generation.token_ids[:-1]  # the last generated token never went through the model
         text_ids = generation.token_ids[:-1] if generation.finish_reason == "stop" else generation.token_ids
+        previous, uncached = prompt + text_ids, int(generation.finish_reason == "length")
         messages = [*messages, {"role": "assistant", "content": tokenizer.decode(text_ids)}]
         if turn < 2:
             messages.append(turns[turn])
@@ -151,6 +168,32 @@ def test_chat_counts_tokens_and_seeds_sampling(tiny_model_dir) -> None:
     assert texts != {backend.chat(messages, GenerationConfig(max_new_tokens=8, temperature=1.0, seed=4)).text}
     assert backend.render(messages).endswith("<|vision_end|>Describe the play.<|im_end|>\n<|im_start|>assistant\n")
     backend.close()
+
+
+def test_the_next_turn_goes_on_from_the_ids_the_model_sampled(tiny_model_dir) -> None:
+    """A sampled turn need not be the tokenizer's own reading of its text. The next prompt holds the turn as the
+    model wrote it (as GRPO rollouts do), not the text tokenised afresh, with the rest of the prompt after it."""
+    path = tiny_model_dir("qwen3-vl")
+    backend, reference = TransformersChatModel(str(path), device="cpu", dtype="float32"), Fresh(path)
+    tokenizer = backend.processor.tokenizer
+    special = set(tokenizer.all_special_ids)
+    messages = [user("Describe the play.", image((10, 120, 30)))]
+    for seed in range(50):  # a sampled turn that tokenises differently from its text (and holds no special token)
+        first = backend.generate(messages, GenerationConfig(max_new_tokens=10, temperature=1.5, seed=seed))
+        written = first.token_ids[:-1] if first.finish_reason == "stop" else first.token_ids
+        text = tokenizer.decode(written)
+        if not special & set(written) and tokenizer(text, add_special_tokens=False)["input_ids"] != written:
+            break
+    else:
+        pytest.fail("no sampled turn tokenised differently from its text")
+    follow = [*messages, {"role": "assistant", "content": text}, user("Sure?")]
+    expected = continued(backend.processor, follow, prompt_ids(backend.processor, messages) + written)
+    second = backend.generate(follow, GREEDY, output_logits=True)
+    assert second.prompt_tokens == len(expected) != len(prompt_ids(backend.processor, follow))
+    assert second.cached_tokens == first.prompt_tokens + len(first.token_ids) - 1  # the sampled ids are in the cache
+    ids, first_logits = reference(follow, expected)
+    assert second.token_ids == ids
+    torch.testing.assert_close(second.logits[0][0], first_logits, atol=1e-4, rtol=0)
 
 
 def test_installs_a_tool_template_for_qwen2_5_vl(tiny_model_dir, tmp_path: Path) -> None:

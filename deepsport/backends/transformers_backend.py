@@ -19,6 +19,7 @@ import hashlib
 import math
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from transformers import GenerationConfig as HFGenerationConfig
 from deepsport.backends.base import BackendError, Completion, GenerationConfig, Message
 from deepsport.hf import attention_implementation, with_tool_template
 
+WRITTEN_SEQUENCES = 64  # recent conversations whose generated ids the next turn reuses (``_as_generated``)
 ImageKey = tuple[tuple[int, ...], str]  # (grid t, h, w) and a digest of the image's pixel rows
 
 
@@ -87,10 +89,12 @@ class TransformersChatModel:
         self._image_token_id: int = self.model.config.image_token_id
         self._merge = self.processor.image_processor.merge_size
         self._pad_id = tokenizer.convert_tokens_to_ids("<|endoftext|>")
+        self._end_id: int = tokenizer.convert_tokens_to_ids("<|im_end|>")
         eos = self.model.generation_config.eos_token_id
         eos = [] if eos is None else [eos] if isinstance(eos, int) else list(eos)
-        self._stop_ids = list(dict.fromkeys([tokenizer.convert_tokens_to_ids("<|im_end|>"), *eos]))
+        self._stop_ids = list(dict.fromkeys([self._end_id, *eos]))
         self._prefix: _CachedPrefix | None = None
+        self._written: OrderedDict[str, torch.Tensor] = OrderedDict()  # recent sequences by their text (oldest first)
         self._lock = threading.Lock()
 
     def render(self, messages: list[Message]) -> str:
@@ -119,9 +123,10 @@ class TransformersChatModel:
         )
         if "pixel_values_videos" in inputs:
             raise BackendError("Video content blocks are not supported: pass the frames as images.")
-        ids = inputs["input_ids"][0]
-        images = self._image_keys(inputs)
         with self._lock, torch.inference_mode():
+            inputs = self._as_generated(inputs)
+            ids = inputs["input_ids"][0]
+            images = self._image_keys(inputs)
             cached = self._reusable_length(ids, images)
             cache = (
                 self._prefix.cache if self._prefix is not None and cached else DynamicCache(config=self.model.config)
@@ -137,6 +142,7 @@ class TransformersChatModel:
             )
             sequence = out.sequences[0].cpu()
             self._prefix = _CachedPrefix(cache, sequence[: cache.get_seq_length()], images)
+            self._remember(sequence)
         new = sequence[len(ids) :].tolist()
         stopped = bool(new) and new[-1] in self._stop_ids
         return Generation(
@@ -150,10 +156,41 @@ class TransformersChatModel:
     def close(self) -> None:
         """Free the model and the KV cache; the instance cannot be used afterwards."""
         self._prefix = None
+        self._written.clear()
         del self.model
         gc.collect()
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
+
+    def _as_generated(self, inputs: BatchFeature) -> BatchFeature:
+        """The prompt with an earlier call's sequence as the model wrote it, where the prompt continues one.
+
+        Re-rendering a turn's text tokenises it afresh, and a sampled turn need not be the tokenizer's own reading
+        of its text (``ch`` ``oose`` for ``choose``): the model would go on from tokens it never wrote. GRPO rollouts
+        (TRL) go on from the generated ids, and so does this backend: both loops show the model the same tokens."""
+        ids = inputs["input_ids"][0]
+        decode = self.processor.tokenizer.decode
+        for end in reversed((ids == self._end_id).nonzero().flatten().tolist()):
+            # the <|im_end|> the model wrote, or the template's after a turn cut off by max_new_tokens
+            for cut in (end + 1, end):
+                written = self._written.get(decode(ids[:cut], skip_special_tokens=False))
+                if written is None:
+                    continue
+                if torch.equal(written, ids[:cut]):
+                    return inputs
+                spliced = torch.cat([written, ids[cut:]])
+                fields: dict = {"input_ids": spliced[None], "attention_mask": torch.ones_like(spliced)[None]}
+                if "mm_token_type_ids" in inputs:
+                    types = self.processor.create_mm_token_type_ids([spliced.tolist()])
+                    fields["mm_token_type_ids"] = torch.tensor(types)
+                return BatchFeature({**inputs, **fields})
+        return inputs
+
+    def _remember(self, sequence: torch.Tensor) -> None:
+        """Keep a call's whole sequence (prompt and generated ids) under its text, for ``_as_generated``."""
+        self._written[self.processor.tokenizer.decode(sequence, skip_special_tokens=False)] = sequence
+        while len(self._written) > WRITTEN_SEQUENCES:
+            self._written.popitem(last=False)
 
     def _image_keys(self, inputs: BatchFeature) -> list[ImageKey]:
         grids = inputs.get("image_grid_thw")

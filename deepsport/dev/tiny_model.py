@@ -31,9 +31,7 @@ from transformers import (
 )
 from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
 
-from deepsport.prompts import FINAL_PROMPT, NUDGE_PROMPT, system_message
 from deepsport.prompts import chat_template as shipped_template
-from deepsport.tools import REGISTRY
 
 Family = Literal["qwen3-vl", "qwen2.5-vl"]
 
@@ -127,19 +125,79 @@ whistle card yellow red corner throwin goalkick kickoff restart injury stretcher
 """
 
 
+# The corpus is fixed text, not the live prompts and tool registry: the tokenizer fixes the vocabulary and so the
+# random model, and a new tool or a reworded description must not change what the tiny model is (tests and the
+# learning proof would change outcome with it). These are the system prompt with the tool list, and the agent's
+# other prompts, as they were when the corpus was frozen; the tool calls below use the same tools' number arguments.
+_PROMPT_TEXTS = [
+    (
+        "You are DeepSport, an expert sports video analyst. You see a few frames of a video, each labelled with "
+        "its time in seconds from the start. Think inside <think></think>. To look closer, call a tool; its frames "
+        "or numbers come back to you. Put your final answer inside <answer></answer>.\n"
+        "\n"
+        "# Tools\n"
+        "\n"
+        "You may call one or more functions to assist with the user query.\n"
+        "\n"
+        "You are provided with function signatures within <tools></tools> XML tags:\n"
+        "<tools>\n"
+        '{"type": "function", "function": {"name": "choose_frames", "description": "Extract frames uniformly from '
+        "a time window of the video to look at it more closely. Times are in seconds from the start of the "
+        'video.", "parameters": {"type": "object", "properties": {"start": {"type": "number", "minimum": 0, '
+        '"description": "Window start in seconds."}, "end": {"type": "number", "minimum": 0, "description": '
+        '"Window end in seconds."}, "num_frames": {"type": "integer", "minimum": 1, "maximum": 32, "description": '
+        '"How many frames to extract from the window."}}, "required": ["start", "end", "num_frames"], '
+        '"additionalProperties": false}}}\n'
+        '{"type": "function", "function": {"name": "estimate_pose", "description": "Measure the pose of the main '
+        "person (one per frame) at a time or over a window: joint angles (elbows, shoulders, hips, knees, trunk "
+        "lean), limb speeds and how fast joints turn, as a table of numbers per frame. Give `time` for one moment, "
+        "or `start` and `end` (seconds) for a window. Set `overlay` to also get the frames with the skeleton drawn "
+        "(they count against the frame budget). Works on close views of athletes; in wide shots players are "
+        'usually too small and nobody is found.", "parameters": {"type": "object", "properties": {"time": {"type": '
+        '"number", "minimum": 0, "description": "One moment, in seconds."}, "start": {"type": "number", "minimum": '
+        '0, "description": "Window start in seconds."}, "end": {"type": "number", "minimum": 0, "description": '
+        '"Window end in seconds."}, "num_frames": {"type": "integer", "minimum": 2, "maximum": 32, "description": '
+        '"Frames spread over the window (default 8)."}, "overlay": {"type": "boolean", "description": "Also return '
+        'the frames with the skeleton drawn."}}, "additionalProperties": false}}}\n'
+        '{"type": "function", "function": {"name": "spot_actions", "description": "Find when events happen in the '
+        "video (e.g. goals, fouls, serves, or salient moments): returns events with their label, time in seconds "
+        "and a score from 0 to 1, sorted by time, as text. Look at an event with choose_frames around its time. "
+        'The result says which labels this spotter can name.", "parameters": {"type": "object", "properties": '
+        '{"labels": {"type": "array", "items": {"type": "string"}, "minItems": 1, "description": "Only events with '
+        'these labels (default: every label)."}, "start": {"type": "number", "minimum": 0, "description": "Only '
+        'events from this time, in seconds."}, "end": {"type": "number", "minimum": 0, "description": "Only events '
+        'up to this time, in seconds."}, "top_k": {"type": "integer", "minimum": 1, "maximum": 50, "description": '
+        '"Only the best-scoring events, at most this many (default 10)."}}, "additionalProperties": false}}}\n'
+        "</tools>\n"
+        "\n"
+        "For each function call, return a json object with function name and arguments within "
+        "<tool_call></tool_call> XML tags:\n"
+        "<tool_call>\n"
+        '{"name": <function-name>, "arguments": <args-json-object>}\n'
+        "</tool_call>"
+    ),
+    "Your tool budget is spent. Give your final answer now inside <answer></answer>.",
+    "Call a tool, or give your final answer inside <answer></answer>.",
+]
+_CALL_NUMBERS = {
+    "choose_frames": ("start", "end"),
+    "estimate_pose": ("time", "start", "end"),
+    "spot_actions": ("start", "end"),
+}
+
+
 def _corpus() -> list[str]:
-    """English, sports and tool-call text, so the agent's prompts, tags, JSON and timestamps tokenise compactly."""
+    """English, sports and tool-call text, so the agent's prompts, tags, JSON and timestamps tokenise compactly.
+    Fixed: it depends on nothing outside this module."""
     rng = random.Random(0)
-    schemas = [tool.schema() for tool in REGISTRY.values()]
-    texts = [*_SENTENCES, system_message(schemas)["content"], FINAL_PROMPT, NUDGE_PROMPT]
+    texts = [*_SENTENCES, *_PROMPT_TEXTS]
     words = (_COMMON_WORDS + _SPORTS_WORDS).split()
     for _ in range(2000):
         picked = [rng.choice(words) for _ in range(rng.randint(6, 16))]
         texts.append(" ".join(w.title() if rng.random() < 0.2 else w for w in picked) + rng.choice(".?!,:;"))
     for _ in range(400):
-        name = rng.choice(list(REGISTRY))
-        numbers = [p for p, spec in REGISTRY[name].parameters["properties"].items() if spec["type"] == "number"]
-        args = {p: round(rng.uniform(0, 60), rng.choice([0, 1, 2])) for p in numbers}
+        name = rng.choice(list(_CALL_NUMBERS))
+        args: dict[str, float] = {p: round(rng.uniform(0, 60), rng.choice([0, 1, 2])) for p in _CALL_NUMBERS[name]}
         if name == "choose_frames":
             args["num_frames"] = rng.randint(1, 16)
         sentence = rng.choice(_SENTENCES)
