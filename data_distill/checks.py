@@ -29,11 +29,13 @@ WHOLE_VIDEO_SHARE = 0.8  # evidence covering this much of the video is seen in t
 
 
 def overlaps_evidence(trajectory: Trajectory, evidence: Span | None) -> bool:
-    """True when some tool window covers part of the evidence (or a moment of it); always True without one or
-    when the evidence covers most of the video (the initial frames, spread over the whole video, show it)."""
+    """True when some tool window covers part of the evidence (or a moment of it): frames chosen there, or a pose
+    measured there; always True without one or when the evidence covers most of the video (the initial frames,
+    spread over the whole video, show it)."""
     if evidence is None or evidence.length >= WHOLE_VIDEO_SHARE * trajectory.video_duration:
         return True
-    return any(w.start <= evidence.end and evidence.start <= w.end for w in trajectory.windows)
+    measured = [call.window for call in trajectory.tool_calls if call.ok and call.window is not None]
+    return any(w.start <= evidence.end and evidence.start <= w.end for w in [*trajectory.windows, *measured])
 
 
 def question_tokens(item: QAItem) -> frozenset[str]:

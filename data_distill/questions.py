@@ -32,20 +32,23 @@ FORMAT_HINTS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class Template:
-    """A kind of question: its task type, dimension, answer type and phrasings ({fields} filled per item)."""
+    """A kind of question: its task type, dimension, answer type and phrasings ({fields} filled per item).
+    ``pose``: the answer is in how the athlete's body moves (angles, heights), which ``estimate_pose`` measures;
+    the oracle teacher shows that tool on it."""
 
     task_type: str
     dimension: str
     answer_type: AnswerType
     phrasings: tuple[str, ...]
     hint: str = ""  # key of FORMAT_HINTS; defaults to the answer type's
+    pose: bool = False
 
     def __post_init__(self) -> None:
         assert self.task_type in TASK_TYPES and self.dimension in DIMENSIONS, self
 
 
-def _t(task: str, dimension: str, answer: AnswerType, *phrasings: str, hint: str = "") -> Template:
-    return Template(task, dimension, answer, phrasings, hint)
+def _t(task: str, dimension: str, answer: AnswerType, *phrasings: str, hint: str = "", pose: bool = False) -> Template:
+    return Template(task, dimension, answer, phrasings, hint, pose)
 
 
 TEMPLATES: dict[str, Template] = {
@@ -97,6 +100,7 @@ TEMPLATES: dict[str, Template] = {
         "choice",
         "In which body position are the somersaults performed?",
         "What position does the diver hold during the somersaults?",
+        pose=True,  # tuck, pike, straight: the hip and knee angles
     ),
     "element": _t(
         "recognition",
@@ -110,6 +114,7 @@ TEMPLATES: dict[str, Template] = {
         "recognition",
         "choice",
         "About the element performed between {start} s and {end} s: {attribute}",
+        pose=True,  # FineGym's attributes are about the body: salto, turns, stretched or bent
     ),
     "shot_outcome": _t(
         "recognition",
@@ -157,6 +162,7 @@ TEMPLATES: dict[str, Template] = {
         "When is the person's {joint} at its highest point?",
         "At what time does the {joint} reach its highest position?",
         hint="moment",
+        pose=True,  # the arm's angles over the movement
     ),
     "when_action": _t(
         "temporal_localisation",

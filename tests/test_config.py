@@ -11,7 +11,7 @@ from data_distill.config import DistillConfig
 from deepsport.agent_config import AgentConfig
 from deepsport.backends import GenerationConfig
 from deepsport.config import ConfigError, load_config
-from deepsport.tools import Budget
+from deepsport.tools import Budget, tool_names
 from eval.config import EvalConfig
 from rl.config import GRPOJob, SFTJob
 
@@ -104,7 +104,7 @@ def test_a_section_of_a_job_config(tmp_path):
 
 CONFIGS = Path(__file__).parents[1] / "configs"
 JOBS = {"distill.yaml": DistillConfig, "sft.yaml": SFTJob, "grpo.yaml": GRPOJob, "eval.yaml": EvalConfig}
-ACCELERATE = ["accelerate/zero2.yaml", "accelerate/zero3.yaml"]
+ACCELERATE = ["accelerate/zero2.yaml", "accelerate/zero3.yaml", "accelerate/fsdp2.yaml"]
 
 
 def test_every_shipped_config_loads_through_its_real_loader():
@@ -112,6 +112,15 @@ def test_every_shipped_config_loads_through_its_real_loader():
     jobs = {name: load_config(cls, CONFIGS / name) for name, cls in JOBS.items()}
     agents = [jobs["distill.yaml"].teacher.agent, jobs["grpo.yaml"].agent, jobs["eval.yaml"].agent]
     assert {agent.max_pixels for agent in agents} == {AgentConfig().max_pixels}  # one frame size everywhere
+    # GRPO offers the tools the teacher shows in the SFT data, with the budget its trajectories use
+    teacher, rollout = jobs["distill.yaml"].teacher.agent, jobs["grpo.yaml"].agent
+    assert tool_names(teacher.tools) == tool_names(rollout.tools) and teacher.budget == rollout.budget
+    assert {"choose_frames", "spot_actions"} <= set(tool_names(rollout.tools)) and rollout.budget.max_turns >= 3
     cluster = pytest.importorskip("accelerate.commands.config.config_args").ClusterConfig
     for name in ACCELERATE:
         assert cluster.from_yaml_file(CONFIGS / name).num_processes == 8
+    fsdp = cluster.from_yaml_file(CONFIGS / "accelerate/fsdp2.yaml").fsdp_config
+    assert fsdp["fsdp_version"] == 2 and fsdp["fsdp_state_dict_type"] == "FULL_STATE_DICT"
+    from transformers import Qwen3VLForConditionalGeneration  # the layers it wraps are the model's own blocks
+
+    assert fsdp["fsdp_transformer_layer_cls_to_wrap"].split(",") == Qwen3VLForConditionalGeneration._no_split_modules

@@ -1,6 +1,8 @@
-"""SFT and GRPO in two processes (DDP over gloo on the CPU), started the way a GPU node starts them:
-``accelerate launch --multi_gpu --num_processes 2 -m rl sft|grpo`` (on a machine without GPUs our trainer
-arguments pick the CPU, so the two ranks train together rather than each alone).
+"""SFT and GRPO in two processes on the CPU, started the way a GPU node starts them: DDP over gloo
+(``accelerate launch --multi_gpu --num_processes 2 -m rl sft|grpo``; on a machine without GPUs our trainer arguments
+pick the CPU, so the two ranks train together rather than each alone), and FSDP2 with full-state-dict checkpoints
+(``accelerate launch --config_file configs/accelerate/fsdp2.yaml``, through ``tests/fsdp_on_cpu.py``, which lets
+accelerate shard CPU ranks). LoRA runs under DDP only.
 
 What a user checks after a multi-GPU run: one ``final/`` that ``deepsport ask`` loads and that computes what the
 trained weights compute, a resolved ``config.yaml`` written once, and a run that resumes from its checkpoint.
@@ -43,11 +45,15 @@ def data(tmp_path_factory) -> Path:
     return number_datasets(root, [7, 4, 2, 9], AGENT, ["recognition"] * 4, duration=6.0, shown=2.0)
 
 
-def launch(kind: str, *overrides: str) -> subprocess.CompletedProcess:
-    """The job on two ranks, as on a GPU node; returns the finished process."""
+SHARDING = {"ddp": {}, "fsdp2": {"accelerate_config": "configs/accelerate/fsdp2.yaml", "module": "tests.fsdp_on_cpu"}}
+
+
+def launch(kind: str, *overrides: str, sharding: str = "ddp") -> subprocess.CompletedProcess:
+    """The job on two ranks, as on a GPU node (plain DDP or the shipped FSDP2 config); returns the finished
+    process."""
     config = f"configs/{'sft' if kind == 'sft' else 'grpo'}.yaml"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TRL_EXPERIMENTAL_SILENCE": "1"}
-    command = train_command(kind, config, [*COMMON, *overrides], processes=2)
+    command = train_command(kind, config, [*COMMON, *overrides], processes=2, **SHARDING[sharding])
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
     return result
@@ -78,27 +84,57 @@ def sft_args(data: Path, model: Path, out: Path, *extra: str) -> list[str]:
     ]
 
 
-def test_two_process_sft_saves_one_final_model_and_resumes(tiny_model_dir, data, tmp_path, counter_video):
+@pytest.mark.parametrize("sharding", ["ddp", "fsdp2"])
+def test_two_process_sft_saves_one_final_model_and_resumes(tiny_model_dir, data, tmp_path, counter_video, sharding):
     model = tiny_model_dir("qwen3-vl")
-    result = launch("sft", *sft_args(data, model, tmp_path, "train.max_steps=2"))
+    result = launch("sft", *sft_args(data, model, tmp_path, "train.max_steps=2"), sharding=sharding)
     assert result.stdout.count("Done. Final model") == 1  # printed by the main process only
     state = json.loads((tmp_path / "checkpoint-2" / "trainer_state.json").read_text())
     assert state["global_step"] == 2 and state["log_history"][0]["loss"] > 0
     # the resolved config is written once and whole: it loads as the job's config
     assert load_config(SFTJob, tmp_path / "config.yaml").train.max_steps == 2
+    if sharding == "fsdp2":
+        assert_full_fsdp_checkpoint(tmp_path / "checkpoint-2", steps=2)
 
-    launch("sft", *sft_args(data, model, tmp_path, "train.max_steps=4"))  # resumes from checkpoint-2
+    launch("sft", *sft_args(data, model, tmp_path, "train.max_steps=4"), sharding=sharding)  # resumes checkpoint-2
     history = json.loads((tmp_path / "checkpoint-4" / "trainer_state.json").read_text())["log_history"]
-    assert [entry["step"] for entry in history if "loss" in entry] == [1, 2, 3, 4]
+    losses = [entry["loss"] for entry in history if "loss" in entry]
+    assert [entry["step"] for entry in history if "loss" in entry] == [1, 2, 3, 4]  # each step logged once
+    assert losses[2] < losses[0] - 0.1  # step 3 started from the trained weights of checkpoint-2, not the base model
+    assert all(step == 4 for step in adam_steps(tmp_path / "checkpoint-4"))  # ... and from its optimizer state
+    if sharding == "fsdp2":
+        assert_full_fsdp_checkpoint(tmp_path / "checkpoint-4", steps=4)
     final = tmp_path / "final"
     assert sorted(p.name for p in final.glob("*.safetensors")) == ["model.safetensors"]
     assert not (final / "adapter").exists() and not (final / "training_args.bin").exists()
+    assert not list(final.glob("*fsdp*")) and not list(final.glob("optimizer*"))
     # final/ computes exactly what the trained weights of the last step compute, and not what the start did
     assert torch.equal(logits(final), logits(tmp_path / "checkpoint-4"))
     assert not torch.allclose(logits(final), logits(model))
     ask = CliRunner().invoke(app, ["ask", str(counter_video), "What is shown?", "--model", str(final), "--json"])
     assert ask.exit_code == 0, ask.output
     assert json.loads(ask.stdout[ask.stdout.index("{") :])["model"] == str(final)
+
+
+def adam_steps(checkpoint: Path) -> list[int]:
+    """The optimizer's step count for every parameter it holds (DDP: ``optimizer.pt``, FSDP: ``optimizer.bin``)."""
+    name = "optimizer.bin" if (checkpoint / "optimizer.bin").exists() else "optimizer.pt"
+    state = torch.load(checkpoint / name, weights_only=False)["state"]
+    return [int(entry["step"]) for entry in state.values()]
+
+
+def assert_full_fsdp_checkpoint(checkpoint: Path, steps: int) -> None:
+    """An FSDP checkpoint with the full state dict: accelerate's gathered model and optimizer files, whole tensors
+    for every parameter of the model (not one rank's shard), the model file equal to ``model.safetensors``."""
+    from safetensors.torch import load_file
+
+    weights = load_file(checkpoint / "model.safetensors")
+    gathered = torch.load(checkpoint / "pytorch_model_fsdp.bin", weights_only=True)
+    assert gathered.keys() == weights.keys() and all(torch.equal(gathered[k], weights[k]) for k in weights)
+    optimizer = torch.load(checkpoint / "optimizer.bin", weights_only=False)["state"]
+    assert optimizer.keys() == weights.keys()
+    assert all(optimizer[k]["exp_avg"].shape == weights[k].shape for k in weights)
+    assert all(int(entry["step"]) == steps for entry in optimizer.values())
 
 
 def test_two_process_lora_sft_merges_once(tiny_model_dir, data, tmp_path):
@@ -112,7 +148,8 @@ def test_two_process_lora_sft_merges_once(tiny_model_dir, data, tmp_path):
     assert not torch.allclose(merged, logits(model))
 
 
-def test_two_process_grpo_writes_one_final_model_and_shares_the_judge_cache(tiny_model_dir, data, tmp_path):
+@pytest.mark.parametrize("sharding", ["ddp", "fsdp2"])
+def test_two_process_grpo_writes_one_final_model_and_shares_the_judge_cache(tiny_model_dir, data, tmp_path, sharding):
     """Both ranks score open-text rollouts with the judge; its verdict cache stays one sound SQLite file."""
     rows = Dataset.load_from_disk(str(data / "rl" / "train")).to_list()
     for row in rows[:2]:  # two open-text questions per step, one on each rank
@@ -126,11 +163,13 @@ def test_two_process_grpo_writes_one_final_model_and_shares_the_judge_cache(tiny
         overrides += ["train.max_completion_length=64", "agent.initial_frames=2", "agent.tools=[choose_frames]"]
         overrides += ["agent.budget.max_turns=2", "train.learning_rate=1e-3", "train.log_completions=false"]
         overrides += ["reward.judge.model=judge", f"reward.judge.base_url={judge.url}"]
-        result = launch("rl", *overrides)
+        result = launch("rl", *overrides, sharding=sharding)
         judged = {json.dumps(r.body["messages"], sort_keys=True) for r in judge.requests}
     run = tmp_path / "run"
     assert result.stdout.count("Done. Final model") == 1
     assert torch.equal(logits(run / "final"), logits(run / "checkpoint-1"))
+    if sharding == "fsdp2":
+        assert_full_fsdp_checkpoint(run / "checkpoint-1", steps=1)
     assert "reward/total" in json.loads((run / "checkpoint-1" / "trainer_state.json").read_text())["log_history"][0]
     cache = sqlite3.connect(run / "judge_cache.sqlite")
     assert cache.execute("PRAGMA integrity_check").fetchone() == ("ok",)
