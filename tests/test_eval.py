@@ -83,7 +83,13 @@ def test_runner_scores_every_item_as_scripted(agent_run):
         "unscored": 0,
         "errors": 1,
         "accuracy": pytest.approx(4.5 / 7),
+        "judge": 50.0,  # the open-text items' verdicts (n4 100, n5 0) on 0-100
+        "judged": 2,
+        "judge_unknown": 0,
     }
+    n4 = rows["n4"]
+    assert n4.judge_score == 100 and n4.judge_model == "scripted" and '"score": 1' in n4.judge_reply
+    assert report["turns_cut"] == 0 and report["turns"] == 9
     accuracy = {k: v["accuracy"] for k, v in report["by_dimension"].items()}
     assert accuracy == {"assessment": 0.5, "commentary": 1.0, "recognition": 0.5, "rules": 0.75}
     assert report["by_sport"]["tennis"]["accuracy"] == pytest.approx(1 / 3)
@@ -91,7 +97,8 @@ def test_runner_scores_every_item_as_scripted(agent_run):
     assert report["tool_calls_per_question"] == pytest.approx(2 / 7)
     assert 0 < report["latency"]["p50"] <= report["latency"]["p90"]
     markdown = (agent_run / "report.md").read_text()
-    assert "| recognition | 3 | 2 | 50.0% | 1 |" in markdown and "`n7`" in markdown
+    assert "| recognition | 3 | 2 | 50.0 | – | 0 | 1 |" in markdown and "`n7`" in markdown
+    assert "| commentary | 1 | 1 | 100.0 | 100.0 | 0 | 0 |" in markdown
 
 
 def test_baseline_answers_from_16_frames_without_tools(baseline_run, agent_run, bench, url, tmp_path):
