@@ -69,7 +69,10 @@ def judge_agreement(rows_a: dict[str, EvalRow], rows_b: dict[str, EvalRow], thre
         "groups": {
             name: _agreement([a[i] for i in ids], [b[i] for i in ids], threshold) for name, ids in groups.items()
         },
-        "unknown": len([i for i in rows_a if i in rows_b]) - len(common),
+        "unknown": sum(
+            row.status == "ok" and rows_b.get(i, row).status == "ok" for i, row in rows_a.items() if i in rows_b
+        )
+        - len(common),
     }
 
 
