@@ -45,6 +45,7 @@ padding:0 4px;margin-right:6px;color:#fff}.right{background:#2a8a3e}.wrong{backg
 .timeline .tool img{border-color:#e07b00}.timeline .tick{display:block;width:2px;height:12px;background:#999;
 margin:0 auto}.timeline .tool .tick{background:#e07b00}.muted{color:#777}
 #search{font-size:15px;padding:4px 8px;width:420px;margin:4px 0 8px}
+details.item{content-visibility:auto;contain-intrinsic-size:auto 32px}
 """
 
 # Loads an opened item's chunk once (a <script> that calls deepsportItems) and fills the items; filters the list.
@@ -74,14 +75,14 @@ document.addEventListener('toggle', (e) => {
 }, true);
 const search = document.getElementById('search'), count = document.getElementById('shown');
 const items = Array.from(document.querySelectorAll('details.item'));
+const texts = items.map((item) => item.querySelector('summary').textContent.toLowerCase());
 function filter() {
   const words = search.value.toLowerCase().split(/\\s+/).filter(Boolean);
   let shown = 0;
-  for (const item of items) {
-    item.dataset.text ??= item.querySelector('summary').textContent.toLowerCase();
-    item.hidden = !words.every((w) => item.dataset.text.includes(w));
+  items.forEach((item, n) => {
+    item.hidden = !words.every((w) => texts[n].includes(w));
     shown += !item.hidden;
-  }
+  });
   count.textContent = `${shown} of ${items.length} items`;
 }
 search.addEventListener('input', filter);
