@@ -21,6 +21,7 @@ from deepsport.dev.synthetic import make_video
 from deepsport.parsing import parse_turn
 from deepsport.prompts import CUT_PROMPT
 from deepsport.serve import create_app
+from deepsport.session import turn_requests
 
 LOOK = "The number must be in the middle of the video. Look at 2 to 4 s."
 SEEN = "The frames at 2 to 4 s show a 7."
@@ -214,3 +215,15 @@ def test_deepsport_serve_answers_in_vllm_shapes(video, serve_url):
     assert choice["finish_reason"] == "tool_calls" and message["reasoning"] == LOOK and message["content"] is None
     assert message["tool_calls"][0]["id"].startswith("chatcmpl-tool-")
     assert json.loads(message["tool_calls"][0]["function"]["arguments"]) == CALL["arguments"]
+
+
+def test_requests_answer_each_call_in_the_order_written():
+    """One reply per <tool_call>, in order (a native endpoint pairs them with its call ids): calls, parse errors
+    where they stand, and a refusal for each call past the per-turn limit."""
+    call = '<tool_call>{"name": "choose_frames", "arguments": {"start": %d}}</tool_call>'
+    text = call % 1 + "<tool_call>{oops</tool_call>" + call % 2 + call % 3
+    requests = turn_requests(parse_turn(text), limit=2)
+    assert [r if isinstance(r, str) else r.arguments["start"] for r in requests][::2] == [1, 2]
+    assert "not valid JSON" in requests[1] and requests[3] == (
+        "only 2 tool calls run per turn; this one (choose_frames) did not run."
+    )
