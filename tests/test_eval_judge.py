@@ -7,7 +7,7 @@ import json
 import shutil
 
 import pytest
-from eval_bench import build_benchmark, serve
+from eval_bench import build_benchmark, scripted_model
 from scipy import stats
 from typer.testing import CliRunner
 
@@ -45,7 +45,9 @@ def judge(which: int):
 def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("judged")
     bench = build_benchmark(root)
-    with serve() as model, LocalEndpoint(scripted(judge(0), "vllm-reasoning-0.11")) as thinking:
+    # the model behind vLLM's reasoning parser (its thoughts in reasoning_content), the judge a Thinking model
+    model_server = LocalEndpoint(scripted(scripted_model(), "vllm-reasoning"), slots=1)
+    with model_server as model, LocalEndpoint(scripted(judge(0), "vllm-reasoning-0.11")) as thinking:
         args = ["eval", "--benchmark", bench, "--model", "scripted", "--backend", "openai", "--base-url", model.url]
         args += ["--out", root / "run", "--judge-model", "thinker", "--judge-base-url", thinking.url, "--judge-all"]
         result = CliRunner().invoke(app, [str(a) for a in [*args, "--judge-max-tokens", "300", "--concurrency", "4"]])
@@ -62,6 +64,8 @@ def test_judge_all_scores_every_item_0_to_100_beside_the_rules(setup):
     n1, n3, n4 = judged["n1"], judged["n3"], judged["n4"]
     assert n1.score == 1.0 and n1.score_method == "number" and n1.judge_model == "thinker"  # the rule stays
     assert n1.judge_reply == '{"score": 100, "rationale": "r"}'  # the raw reply (the thought came apart)
+    assert [t.think for t in n1.trajectory.turns] == ["Look closer.", "It is 7."]  # the model's, from its field
+    assert n1.trajectory.turns[1].text == "<think>\nIt is 7.\n</think>\n\n<answer>7</answer>"
     assert n4.score == 0.9 and n4.score_method == "judge"  # open text: the judge's verdict is its score
     assert n3.judge_score is None and n3.score == 0.5 and "cut at 300 tokens" in n3.judge_error  # unknown, not 0
     # the protocol's prompt: 0-100, the answer type and options shown; the configured token limit
