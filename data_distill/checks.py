@@ -6,9 +6,9 @@ from deepsport.schemas import QAItem, Span, Trajectory
 from deepsport.scoring import normalize_text
 
 
-def format_problems(trajectory: Trajectory) -> list[str]:
-    """Why a trajectory is not well-formed SFT data ([] when it is): every turn thinks, parses cleanly and
-    every tool call succeeds; the run ends with a tagged, non-empty answer."""
+def format_problems(trajectory: Trajectory, think: bool = True) -> list[str]:
+    """Why a trajectory is not well-formed SFT data ([] when it is): every turn thinks (when the teacher was asked
+    to), parses cleanly and is not cut; every tool call succeeds; the run ends with a tagged, non-empty answer."""
     problems = []
     if trajectory.stop_reason != "answer":
         problems.append(f"no <answer> tag (stopped: {trajectory.stop_reason}{_detail(trajectory.error)})")
@@ -17,7 +17,7 @@ def format_problems(trajectory: Trajectory) -> list[str]:
     for turn in trajectory.turns:
         if turn.parse_errors:
             problems.append(f"turn {turn.index}: {turn.parse_errors[0]}")
-        if not turn.think:
+        if think and not (turn.think or "").strip():
             problems.append(f"turn {turn.index}: no <think>")
         if turn.finish_reason == "length":
             problems.append(f"turn {turn.index}: cut at the token limit")

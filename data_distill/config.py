@@ -41,6 +41,8 @@ class TeacherConfig:
     kind: Literal["oracle", "api"] = "oracle"
     endpoint: EndpointConfig = field(default_factory=EndpointConfig)
     agent: AgentConfig = field(default_factory=AgentConfig)  # the same tools, budgets and prompt as `deepsport ask`
+    think: bool = True  # the teacher thinks: the filter rejects a turn whose <think> is empty
+    max_think_chars: int | None = None  # longer thoughts are cut at a sentence end (the turn records the length)
 
 
 @dataclass

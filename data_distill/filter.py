@@ -22,9 +22,9 @@ from deepsport.schemas import QAItem, Trajectory
 
 
 def check_job(
-    trajectories: dict[str, dict[str, Any]], judge: Judge | None, min_score: float
+    trajectories: dict[str, dict[str, Any]], judge: Judge | None, min_score: float, think: bool = True
 ) -> Callable[[QAItem], dict[str, Any]]:
-    """The function that checks the teacher's record for one item (thread-safe)."""
+    """The function that checks the teacher's record for one item (thread-safe); `think`: every turn must think."""
 
     def run(item: QAItem) -> dict[str, Any]:
         record = trajectories.get(item.id)
@@ -32,7 +32,7 @@ def check_job(
             detail = record["error"] if record else "the teacher has not run on it"
             return _check(item, 0.0, "none", [("no trajectory", detail)])
         trajectory = Trajectory.model_validate(record["trajectory"])
-        problems = [("format", p) for p in format_problems(trajectory)]
+        problems = [("format", p) for p in format_problems(trajectory, think)]
         try:
             score = grade(item, trajectory.answer, judge)
         except JudgeError as err:

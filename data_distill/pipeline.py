@@ -164,7 +164,11 @@ def step_teacher(config: DistillConfig, shard: Shard | None, console: Console) -
             console.print(f"teacher: {waiting} questions wait for the text step (run it again: its endpoint failed)")
         items = [item for item in items if item.id in rewritten]
     oracle = config.teacher.kind == "oracle"
-    model = None if oracle else endpoint_model(config.teacher.endpoint, DiskCache(space.cache), "teacher")
+    model = (
+        None
+        if oracle
+        else endpoint_model(config.teacher.endpoint, DiskCache(space.cache), "teacher", config.teacher.agent)
+    )
     concurrency = min(config.concurrency, os.cpu_count() or 1) if oracle else config.concurrency
     try:
         job = teacher_job(config.teacher, Path(config.video_root), model)
@@ -199,7 +203,7 @@ def step_filter(config: DistillConfig, shard: Shard | None, console: Console) ->
             max_retries=judge_config.max_retries,
         )
     try:
-        job = check_job(trajectories, judge, config.filter.min_score)
+        job = check_job(trajectories, judge, config.filter.min_score, config.teacher.think)
         stats = run_jobs(items, job, space.checks, config.concurrency, "filtering", console)
     finally:
         if judge is not None:

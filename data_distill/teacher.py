@@ -16,6 +16,7 @@ from data_distill.config import EndpointConfig, TeacherConfig
 from data_distill.oracle import oracle_trajectory
 from data_distill.runner import RetryLater
 from deepsport.agent import Agent
+from deepsport.agent_config import AgentConfig
 from deepsport.backends.base import ChatModel
 from deepsport.backends.openai_backend import OpenAIChatModel
 from deepsport.cache import DiskCache
@@ -26,8 +27,11 @@ from deepsport.video import VideoError
 Job = Callable[[QAItem], dict[str, Any]]
 
 
-def endpoint_model(endpoint: EndpointConfig, cache: DiskCache, what: str) -> CachingChatModel:
-    """The cached OpenAI-compatible client for `endpoint`; raises ValueError when it is not configured."""
+def endpoint_model(
+    endpoint: EndpointConfig, cache: DiskCache, what: str, agent: AgentConfig | None = None
+) -> CachingChatModel:
+    """The cached OpenAI-compatible client for `endpoint`, sending tools as `agent` says; raises ValueError when
+    it is not configured."""
     if not endpoint.model or not endpoint.base_url:
         raise ValueError(f"the {what} needs an endpoint: set {what}.endpoint.model and {what}.endpoint.base_url")
     client = OpenAIChatModel(
@@ -36,6 +40,8 @@ def endpoint_model(endpoint: EndpointConfig, cache: DiskCache, what: str) -> Cac
         api_key_env=endpoint.api_key_env,
         timeout=endpoint.timeout,
         max_retries=endpoint.max_retries,
+        tool_protocol=agent.tool_protocol if agent else "hermes",
+        tool_images=agent.tool_images if agent else "user",
     )
     return CachingChatModel(client, cache)
 
@@ -55,9 +61,40 @@ def teacher_job(config: TeacherConfig, video_root: Path, model: ChatModel | None
         if trajectory.stop_reason == "error":  # the endpoint still failing after the client's retries
             raise RetryLater(trajectory.error or "the teacher failed")
         trajectory = trajectory.model_copy(update={"id": item.id, "video": item.video})
+        if config.max_think_chars is not None:
+            trajectory = trim_thoughts(trajectory, config.max_think_chars)
         return {"id": item.id, "trajectory": trajectory.model_dump(mode="json")}
 
     return run
+
+
+def trim_thoughts(trajectory: Trajectory, limit: int) -> Trajectory:
+    """The trajectory with every thought over `limit` characters cut at its last sentence end within the limit
+    (else its last space), in the turn records and in the messages SFT trains on; a trimmed turn records the
+    thought's original length in ``think_chars``."""
+    turns, messages = [], [dict(m) for m in trajectory.messages]
+    assistant = [m for m in messages if m["role"] == "assistant"]
+    for turn in trajectory.turns:
+        if turn.think is None or len(turn.think) <= limit:
+            turns.append(turn)
+            continue
+        short = cut_at_sentence(turn.think, limit)
+        text = turn.text.replace(turn.think, short, 1)
+        turns.append(turn.model_copy(update={"text": text, "think": short, "think_chars": len(turn.think)}))
+        if turn.index < len(assistant) and assistant[turn.index]["content"] == turn.text:
+            assistant[turn.index]["content"] = text
+    return trajectory.model_copy(update={"turns": turns, "messages": messages})
+
+
+def cut_at_sentence(text: str, limit: int) -> str:
+    """`text` up to its last sentence end (. ! ? or a line break) within `limit` characters, else its last space."""
+    head = text[: limit + 1]
+    ends = [head.rfind(mark) for mark in (". ", "! ", "? ", "\n")]
+    end = max(ends)
+    if end > 0:
+        return head[: end + 1].strip()
+    space = head.rfind(" ")
+    return head[: space if space > 0 else limit].strip()
 
 
 def load_trajectory(record: dict[str, Any]) -> Trajectory | None:

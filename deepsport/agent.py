@@ -11,7 +11,7 @@ from pathlib import Path
 from deepsport.agent_config import AgentConfig
 from deepsport.backends.base import BackendError, ChatModel, Message
 from deepsport.parsing import ParsedTurn
-from deepsport.prompts import FINAL_PROMPT, NUDGE_PROMPT, text_message
+from deepsport.prompts import CUT_PROMPT, FINAL_PROMPT, NUDGE_PROMPT, text_message
 from deepsport.schemas import ToolCallRecord, Trajectory, TurnRecord
 from deepsport.session import Session, final_answer, turn_requests, with_final_prompt
 from deepsport.video import Frame
@@ -61,7 +61,8 @@ class Agent:
                     observer.tool(call)
                 replies.append(message)
             if not session.answer_now(index + 1):
-                session.messages.extend(replies or [text_message("user", NUDGE_PROMPT)])
+                nudge = CUT_PROMPT if completion.finish_reason == "length" else NUDGE_PROMPT
+                session.messages.extend(replies or [text_message("user", nudge)])
             elif replies:  # the request for the answer follows the last tool result
                 session.messages.extend([*replies[:-1], with_final_prompt(replies[-1])])
             else:

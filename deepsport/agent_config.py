@@ -7,7 +7,7 @@ Named presets (``PRESETS``) are defined here once: ``baseline`` (16 uniform fram
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from deepsport.backends.base import GenerationConfig
 from deepsport.config import from_dict, merge, to_dict
@@ -42,6 +42,12 @@ class AgentConfig:
     # each tool's constructor options by tool name, e.g. {"spot_actions": {"checkpoint": "spotter.pt"}}
     tool_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     system_prompt: str = SYSTEM_PROMPT
+    # how an OpenAI-compatible endpoint is sent tools: hermes (in the system text, results as <tool_response> user
+    # turns: any server) or native (tools=, role tool results; needs the server's tool parser); trajectories store
+    # the Hermes form either way. tool_images: where native tool frames go: user (a user message after the
+    # results; OpenAI refuses images in tool messages) or tool (inside the tool message: vLLM, SGLang)
+    tool_protocol: Literal["hermes", "native"] = "hermes"
+    tool_images: Literal["user", "tool"] = "user"
 
     @classmethod
     def preset(cls, name: str) -> AgentConfig:

@@ -55,6 +55,7 @@ def ask(
     ] = None,
     max_new_tokens: flags.MaxNewTokens = None,
     temperature: flags.Temperature = None,
+    tool_protocol: flags.ToolProtocol = None,
     device: Annotated[str, typer.Option(help="Device for --backend transformers: auto, cpu, cuda.")] = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Print the full trajectory as JSON.")] = False,
     save_trace: Annotated[Path | None, typer.Option(help="Write the trajectory JSON to this file.")] = None,
@@ -71,7 +72,7 @@ def ask(
 
     given: dict[str, Any] = dict(max_turns=max_turns, initial_frames=initial_frames, sampling=sampling)
     given |= dict(max_frames=max_frames)
-    given |= dict(max_new_tokens=max_new_tokens, temperature=temperature, spotter=spotter)
+    given |= dict(max_new_tokens=max_new_tokens, temperature=temperature, spotter=spotter, tool_protocol=tool_protocol)
     keys = {**flags.AGENT_KEYS, "spotter": "tool_options.spot_actions.checkpoint"}
     try:
         agent = load_config(AgentConfig, config, [*(agent_overrides or []), *flags.overrides(keys, **given)], "agent")
@@ -87,7 +88,9 @@ def ask(
     shown = err_console if as_json else console
     try:
         with shown.status(f"Loading {escape(model)} ({backend})…"):
-            chat_model = load_chat_model(model, backend, base_url=base_url, api_key_env=api_key_env, device=device)
+            chat_model = load_chat_model(
+                model, backend, base_url, api_key_env, device, agent.tool_protocol, agent.tool_images
+            )
     except BackendError as err:
         raise fail(str(err)) from None
     from deepsport.live import ConsoleObserver
@@ -116,8 +119,12 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to bind; 127.0.0.1 keeps it on this machine.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    split_reasoning: Annotated[
+        bool, typer.Option(help="Send the thought in message.reasoning, as vLLM's --reasoning-parser qwen3 does.")
+    ] = False,
 ) -> None:
-    """Serve a model behind an OpenAI-compatible /v1/chat/completions endpoint."""
+    """Serve a model behind an OpenAI-compatible /v1/chat/completions endpoint (replies shaped as vLLM's: a request
+    with tools= gets message.tool_calls)."""
     from deepsport.backends import BackendError, load_chat_model
     from deepsport.serve import serve as run_server
 
@@ -127,7 +134,7 @@ def serve(
     except BackendError as err:
         raise fail(str(err)) from None
     err_console.print(f"Serving {escape(model)} at http://{host}:{port}/v1 (Ctrl-C to stop)")
-    run_server(chat_model, host=host, port=port)
+    run_server(chat_model, host=host, port=port, split_reasoning=split_reasoning)
 
 
 @app.command()

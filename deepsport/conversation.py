@@ -13,6 +13,9 @@ from typing import Any
 
 from PIL import Image
 
+from deepsport.hermes import call_id, native_assistant
+from deepsport.prompts import split_tools
+
 Message = dict[str, Any]
 
 
@@ -52,6 +55,53 @@ def to_openai(messages: list[Message], jpeg_quality: int = 90) -> list[Message]:
     return out
 
 
+def to_openai_native(
+    messages: list[Message], tool_images: str = "user", jpeg_quality: int = 90
+) -> tuple[list[Message], list[dict[str, Any]]]:
+    """OpenAI chat format with native tool calling: the messages and the ``tools`` taken out of the system text.
+
+    Assistant turns become ``deepsport.hermes.native_assistant`` messages (no earlier thoughts, ``tool_calls`` with
+    ids); each tool result becomes a ``tool`` message answering the next id. With ``tool_images="user"`` (OpenAI
+    refuses images in tool messages) a tool message keeps the text and the frames follow, with their time labels,
+    in one user message after the run of results; with ``"tool"`` (vLLM, SGLang) they stay in the tool message.
+    """
+    out: list[Message] = []
+    tools: list[dict[str, Any]] = []
+    ids: list[str] = []
+    frames: list[dict] = []
+    turn = 0
+    for message in messages:
+        role, content = message["role"], message["content"]
+        if role != "tool" and frames:
+            out.append({"role": "user", "content": _merge_text(frames)})
+            frames = []
+        if role == "system" and isinstance(content, str):
+            prompt, tools = split_tools(content)
+            out.append({"role": "system", "content": prompt})
+        elif role == "assistant":
+            native, ids = native_assistant(content if isinstance(content, str) else "", turn)
+            out.append(native)
+            turn += 1
+        elif role == "tool":
+            answers = ids.pop(0) if ids else call_id(turn - 1, 0)
+            blocks = _blocks(content)
+            parts: str | list[dict]
+            if tool_images == "tool":
+                parts = _merge_text(_openai_parts(blocks, jpeg_quality))
+            else:
+                parts, shown = _split_frames(blocks)
+                if shown:
+                    frames += [_text(f"\nFrames returned by {answers}:"), *_openai_parts(shown, jpeg_quality)]
+            out.append({"role": "tool", "tool_call_id": answers, "content": parts})
+        elif isinstance(content, str):
+            out.append({"role": role, "content": content})
+        else:
+            out.append({"role": role, "content": _merge_text(_openai_parts(content, jpeg_quality))})
+    if frames:
+        out.append({"role": "user", "content": _merge_text(frames)})
+    return out, tools
+
+
 def from_openai(messages: list[Message]) -> list[Message]:
     """OpenAI chat format back to in-memory blocks (data URLs decoded to PIL images)."""
     out = []
@@ -74,6 +124,18 @@ def data_url_to_image(url: str) -> Image.Image:
         raise ValueError("only data: URLs are accepted for images (base64-encoded JPEG or PNG)")
     _, _, payload = url.partition(",")
     return Image.open(io.BytesIO(base64.b64decode(payload))).convert("RGB")
+
+
+def _split_frames(blocks: list[dict]) -> tuple[str, list[dict]]:
+    """A tool result's text, and its frames each with the time label written just before it."""
+    text, frames = [], []
+    for n, block in enumerate(blocks):
+        labels_next = block.get("type") == "text" and n + 1 < len(blocks) and _is_image(blocks[n + 1])
+        if _is_image(block) or labels_next:
+            frames.append(block)
+        else:
+            text.append(block["text"])
+    return "".join(text), frames
 
 
 def _is_image(block: Any) -> bool:

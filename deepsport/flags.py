@@ -20,6 +20,7 @@ AGENT_KEYS = {  # flag (parameter name) → AgentConfig key
     "max_frames": "budget.total_frames",
     "max_new_tokens": "generation.max_new_tokens",
     "temperature": "generation.temperature",
+    "tool_protocol": "tool_protocol",
 }
 
 InitialFrames = Annotated[
@@ -42,6 +43,13 @@ MaxNewTokens = Annotated[
 ]
 Temperature = Annotated[
     float | None, typer.Option(min=0.0, help="0 for greedy decoding (key: generation.temperature).")
+]
+ToolProtocol = Annotated[
+    str | None,
+    typer.Option(
+        help="How an endpoint gets tools: hermes (in the prompt, any server) or native (tools= and tool messages; "
+        "vLLM --enable-auto-tool-choice, hosted APIs) (key: tool_protocol)."
+    ),
 ]
 Overrides = Annotated[
     list[str] | None, typer.Argument(help="Config overrides key.sub=value (values read as YAML), applied before flags.")

@@ -1,8 +1,11 @@
-"""The LLM judge for open-text answers: a fixed rubric, any OpenAI-compatible endpoint, a 0–1 semantic score.
+"""The LLM judge: a rubric and prompt (``JudgePrompt``), any OpenAI-compatible endpoint, a semantic score.
 
-Verdicts are cached on disk by (rubric, judge model, item, prediction), so re-scoring a run costs nothing.
-A judge that cannot be reached or answers something unreadable raises ``JudgeError``: callers record the
-failure and score again later, never count it as a wrong answer.
+The built-in rubric grades open-text answers from 0 to 1; a prompt file (``load_judge_prompt``: YAML with
+``system``, ``user`` and ``scale``, e.g. ``eval/judge_prompt.yaml``, the benchmark protocol's 0-100) swaps it.
+Scores come back normalised to 0-1 with the judge's raw reply. Verdicts are cached on disk by (prompt, judge
+model, item, prediction), so re-scoring a run costs nothing. A judge that cannot be reached or answers
+something unreadable (a Thinking judge cut at ``max_tokens`` before its verdict included) raises
+``JudgeError``: callers record the failure and score again later, never count it as a wrong answer.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import openai
+import yaml
 
 from deepsport.backends.openai_backend import DEFAULT_API_KEY_ENV, openai_client
 from deepsport.cache import DiskCache, cache_key
@@ -33,6 +37,38 @@ Wording, length and style do not matter; extra correct detail is fine; an extra 
 
 Reply with one JSON object and nothing else: {"score": <number from 0 to 1>, "rationale": "<one sentence>"}"""
 
+DEFAULT_USER = "Question: {question}\n{options}Reference answer: {reference}\nCandidate answer: {candidate}"
+
+
+@dataclass(frozen=True)
+class JudgePrompt:
+    """What the judge reads: the rubric (system message), the user message template (fields ``question``,
+    ``options`` (a line listing them, or empty), ``reference``, ``candidate``, ``answer_type``) and the top of
+    the score scale the rubric asks for (1 or 100)."""
+
+    system: str = RUBRIC
+    user: str = DEFAULT_USER
+    scale: float = 1.0
+
+
+def load_judge_prompt(path: str | os.PathLike) -> JudgePrompt:
+    """A judge prompt from a YAML file with ``system``, ``user`` and ``scale``; raises ValueError (one line)."""
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as err:
+        raise ValueError(f"the judge prompt {path} cannot be read: {' '.join(str(err).split())}") from None
+    if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in ("system", "user")):
+        raise ValueError(f"the judge prompt {path} needs 'system' and 'user' strings (and 'scale', e.g. 100)")
+    scale = data.get("scale", 1)
+    if not isinstance(scale, int | float) or scale <= 0:
+        raise ValueError(f"the judge prompt {path}: 'scale' must be a positive number, got {scale!r}")
+    try:
+        data["user"].format(question="", options="", reference="", candidate="", answer_type="")
+    except (KeyError, IndexError, ValueError) as err:
+        raise ValueError(f"the judge prompt {path}: 'user' names an unknown field {err}") from None
+    return JudgePrompt(data["system"], data["user"], float(scale))
+
+
 _THINK = re.compile(r"<think>.*?</think>", re.S | re.I)
 _SCORE = re.compile(r'"?score"?\s*[:=]\s*"?([-+]?\d*\.?\d+)', re.I)
 
@@ -43,9 +79,10 @@ class JudgeError(RuntimeError):
 
 @dataclass(frozen=True)
 class JudgeResult:
-    score: float
+    score: float  # 0-1
     rationale: str
     cached: bool = False
+    reply: str = ""  # the judge's raw reply
 
 
 class Judge:
@@ -59,51 +96,68 @@ class Judge:
         cache_path: str | os.PathLike | None = None,
         timeout: float = 120.0,
         max_retries: int = 3,
+        prompt: JudgePrompt | None = None,
+        max_tokens: int = 256,
     ) -> None:
         self.model = model
         self.base_url = base_url
+        self.prompt = prompt or JudgePrompt()
+        self.max_tokens = max_tokens
         self.client = openai_client(base_url, api_key_env, timeout, max_retries)
         self.cache = DiskCache(Path(cache_path)) if cache_path else None
 
     def score(self, item: QAItem, prediction: str) -> JudgeResult:
         """The semantic score of ``prediction`` against ``item.answer``; raises JudgeError on failure."""
-        key = cache_key("judge", RUBRIC_VERSION, self.model, item.question, item.answer, prediction)
+        prompt = judge_prompt(item, prediction, self.prompt.user)
+        key = cache_key("judge", RUBRIC_VERSION, self.model, self.prompt.system, self.prompt.scale, prompt)
         if self.cache is not None and (hit := self.cache.get(key)) is not None:
-            return JudgeResult(hit["score"], hit["rationale"], cached=True)
-        reply = self._ask(judge_prompt(item, prediction))
-        score, rationale = parse_verdict(reply)
+            return JudgeResult(hit["score"], hit["rationale"], cached=True, reply=hit.get("reply", ""))
+        reply = self._ask(prompt)
+        score, rationale = parse_verdict(reply, self.prompt.scale)
         if self.cache is not None:
-            self.cache.put(key, {"score": score, "rationale": rationale})
-        return JudgeResult(score, rationale)
+            self.cache.put(key, {"score": score, "rationale": rationale, "reply": reply})
+        return JudgeResult(score, rationale, reply=reply)
 
     def _ask(self, prompt: str) -> str:
         try:
             response = self.client.chat.completions.create(
                 model=self.model,
-                messages=[{"role": "system", "content": RUBRIC}, {"role": "user", "content": prompt}],
+                messages=[{"role": "system", "content": self.prompt.system}, {"role": "user", "content": prompt}],
                 temperature=0.0,
-                max_tokens=256,
+                max_tokens=self.max_tokens,
             )
         except openai.APIConnectionError as err:
             raise JudgeError(f"the judge at {self.base_url} could not be reached; is the server running?") from err
         except openai.APIStatusError as err:
             raise JudgeError(f"the judge at {self.base_url} answered {err.status_code}: {err.message}") from err
-        if not response.choices or not response.choices[0].message.content:
-            raise JudgeError(f"the judge at {self.base_url} sent an empty reply")
-        return response.choices[0].message.content
+        if not response.choices or response.choices[0].message is None:
+            raise JudgeError(f"the judge at {self.base_url} sent a reply with no message")
+        choice = response.choices[0]
+        if not choice.message.content:  # a Thinking judge's thought may be in reasoning(_content), never a verdict
+            cut = choice.finish_reason == "length"
+            why = f"was cut at {self.max_tokens} tokens before its verdict (raise judge.max_tokens)" if cut else ""
+            raise JudgeError(f"the judge at {self.base_url} {why or 'sent an empty reply'}")
+        return choice.message.content
 
     def close(self) -> None:
         self.client.close()
 
 
-def judge_prompt(item: QAItem, prediction: str) -> str:
-    """The user message the judge reads: question, reference and candidate."""
-    return f"Question: {item.question}\nReference answer: {item.answer}\nCandidate answer: {prediction}"
+def judge_prompt(item: QAItem, prediction: str, template: str = DEFAULT_USER) -> str:
+    """The user message the judge reads: question, options if any, reference and candidate."""
+    options = "Options: " + " | ".join(item.options) + "\n" if item.options else ""
+    return template.format(
+        question=item.question,
+        options=options,
+        reference=item.answer,
+        candidate=prediction,
+        answer_type=item.answer_type,
+    )
 
 
-def parse_verdict(reply: str) -> tuple[float, str]:
-    """Score and rationale from a judge reply: a JSON object (amid text or fences, after any <think>), else
-    ``score: x``; raises JudgeError when there is no score in 0 to 1."""
+def parse_verdict(reply: str, scale: float = 1.0) -> tuple[float, str]:
+    """Score (normalised to 0-1) and rationale from a judge reply: a JSON object (amid text or fences, after any
+    <think>), else ``score: x``; raises JudgeError when there is no score from 0 to `scale`."""
     text = _THINK.sub(" ", reply)
     start, end = text.find("{"), text.rfind("}")
     verdict = None
@@ -122,9 +176,9 @@ def parse_verdict(reply: str) -> tuple[float, str]:
         score = float(raw)
     except ValueError:
         raise JudgeError(f"the judge's score is not a number: {_short(reply)}") from None
-    if not 0.0 <= score <= 1.0:
-        raise JudgeError(f"the judge's score {score:g} is outside 0 to 1: {_short(reply)}")
-    return score, rationale
+    if not 0.0 <= score <= scale:
+        raise JudgeError(f"the judge's score {score:g} is outside 0 to {scale:g}: {_short(reply)}")
+    return score / scale, rationale
 
 
 def grade(item: QAItem, prediction: str | None, judge: Judge | None = None) -> Score:

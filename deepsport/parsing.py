@@ -30,6 +30,7 @@ class ParsedTurn:
     tool_calls: list[ToolCall] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     rest: str = ""  # text outside every tag
+    requests: list[ToolCall | str] = field(default_factory=list)  # each <tool_call> in order: a call or its error
 
     @property
     def tagged(self) -> bool:
@@ -51,6 +52,7 @@ def parse_turn(text: str) -> ParsedTurn:
             turn.tool_calls.append(call)
         else:
             turn.errors.append(error)
+        turn.requests.append(call or error)
     body = _TOOL_CALL.sub("", body)
     if match := _ANSWER.search(body):
         turn.answer = match.group(1).strip()

@@ -19,6 +19,11 @@ FINAL_PROMPT = "Your tool budget is spent. Give your final answer now inside <an
 
 NUDGE_PROMPT = "Call a tool, or give your final answer inside <answer></answer>."
 
+CUT_PROMPT = (
+    "Your reply was cut at the token limit before it called a tool or answered. Think more briefly, then call a "
+    "tool or give your final answer inside <answer></answer>."
+)
+
 
 def chat_template(name: str) -> str:
     """A chat template shipped in ``deepsport/templates``: "qwen3_vl" or "qwen2_5_vl_tools" (see its README)."""
@@ -39,6 +44,16 @@ def tools_block(tool_schemas: Sequence[dict[str, Any]]) -> str:
         'arguments within <tool_call></tool_call> XML tags:\n<tool_call>\n{"name": <function-name>, '
         '"arguments": <args-json-object>}\n</tool_call>'
     )
+
+
+def split_tools(system: str) -> tuple[str, list[dict[str, Any]]]:
+    """The inverse of ``system_message``: the prompt and the tool schemas of a system text (none if it lists none),
+    for endpoints that take tools as an OpenAI ``tools`` field and render them into the prompt themselves."""
+    prompt, marker, rest = system.partition("\n\n# Tools\n\n")
+    if not marker or "<tools>" not in rest:
+        return system, []
+    listed = rest.rsplit("</tools>", 1)[0].rsplit("<tools>", 1)[1]  # the list, after "<tools></tools> XML tags"
+    return prompt, [json.loads(line) for line in listed.splitlines() if line.strip()]
 
 
 def system_message(tool_schemas: Sequence[dict[str, Any]], prompt: str = SYSTEM_PROMPT) -> dict[str, Any]:

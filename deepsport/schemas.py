@@ -79,8 +79,17 @@ class TurnRecord(BaseModel):
     completion_tokens: int = 0
     cached_tokens: int = 0
     seconds: float = 0.0
-    finish_reason: str = "stop"
+    finish_reason: str = "stop"  # "length": cut at the token limit
     parse_errors: list[str] = Field(default_factory=list)
+    think_chars: int | None = None  # the thought's length before it was trimmed (teacher.max_think_chars)
+
+    @model_serializer(mode="wrap")
+    def _trim_only_when_set(self, handler: SerializerFunctionWrapHandler):  # unannotated: the schema stays the model's
+        """Written only for a trimmed thought, so untrimmed records keep the shape they always had."""
+        data = handler(self)
+        if self.think_chars is None:
+            data.pop("think_chars", None)
+        return data
 
 
 StopReason = Literal["answer", "untagged_answer", "no_answer", "error"]
@@ -153,6 +162,9 @@ class EvalRow(BaseModel):
     parsed: str | None = None  # the answer as the rule read it
     judge_rationale: str | None = None
     judge_error: str | None = None
+    judge_score: float | None = None  # 0-100: the LLM judge's verdict (every item with --judge-all); None: unknown
+    judge_model: str | None = None  # the judge asked (with judge_score None and judge_error: it failed)
+    judge_reply: str | None = None  # the judge's raw reply
 
     @model_serializer(mode="wrap")
     def _given_fields(self, handler: SerializerFunctionWrapHandler):  # unannotated: the JSON Schema stays the model's

@@ -2,6 +2,12 @@
 
 For people without vLLM (CPU, laptops) and for sharing one loaded model between jobs. Requests are
 answered one at a time (one model, one KV cache); images arrive as data URLs.
+
+Replies take the shapes ``vllm serve`` gives (``deepsport.hermes.native_reply``): with ``split_reasoning`` the
+thought in ``message.reasoning`` (as ``--reasoning-parser qwen3``), and for a request with ``tools`` the calls in
+``message.tool_calls`` (as ``--enable-auto-tool-choice --tool-call-parser hermes``). Native requests are read
+back into the Hermes form the model was trained on: ``tools`` into the system text, assistant ``tool_calls`` into
+``<tool_call>`` blocks.
 """
 
 from __future__ import annotations
@@ -16,11 +22,13 @@ from fastapi.responses import JSONResponse
 
 from deepsport.backends.base import BackendError, ChatModel, GenerationConfig
 from deepsport.conversation import from_openai
+from deepsport.hermes import native_reply, read_native_calls, write_turn
+from deepsport.prompts import split_tools, system_message
 
 ROLES = {"system", "user", "assistant", "tool"}
 
 
-def create_app(model: ChatModel) -> FastAPI:
+def create_app(model: ChatModel, split_reasoning: bool = False) -> FastAPI:
     app = FastAPI(title="DeepSport", docs_url=None, redoc_url=None)
     lock = threading.Lock()
 
@@ -47,11 +55,9 @@ def create_app(model: ChatModel) -> FastAPI:
             "total_tokens": completion.prompt_tokens + completion.completion_tokens,
             "prompt_tokens_details": {"cached_tokens": completion.cached_tokens},
         }
-        choice = {
-            "index": 0,
-            "message": {"role": "assistant", "content": completion.text},
-            "finish_reason": completion.finish_reason,
-        }
+        message = native_reply(completion.text, "reasoning" if split_reasoning else None, bool(body.get("tools")))
+        finish = "tool_calls" if message.get("tool_calls") and completion.finish_reason == "stop" else None
+        choice = {"index": 0, "message": message, "finish_reason": finish or completion.finish_reason}
         return JSONResponse(
             {
                 "id": f"chatcmpl-{uuid.uuid4().hex}",
@@ -81,7 +87,24 @@ def _parse_request(body: Any) -> tuple[list[dict[str, Any]], GenerationConfig]:
         top_p=float(body.get("top_p") or 1.0),
         seed=body.get("seed"),
     )
-    return from_openai(body["messages"]), config
+    messages = from_openai([_hermes_message(m) for m in body["messages"]])
+    tools = body.get("tools")
+    if tools:
+        if not isinstance(tools, list) or not all(isinstance(t, dict) for t in tools):
+            raise ValueError("'tools' must be a list of function schemas")
+        if messages[0]["role"] != "system":
+            messages.insert(0, {"role": "system", "content": ""})
+        if isinstance(messages[0]["content"], str) and not split_tools(messages[0]["content"])[1]:
+            messages[0] = system_message(tools, messages[0]["content"])
+    return messages, config
+
+
+def _hermes_message(message: dict[str, Any]) -> dict[str, Any]:
+    """An assistant message with native ``tool_calls`` as the Hermes text the model writes."""
+    if message.get("role") != "assistant" or not message.get("tool_calls"):
+        return message
+    content = message.get("content")
+    return {"role": "assistant", "content": write_turn(content or "", None, read_native_calls(message["tool_calls"]))}
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -89,8 +112,8 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": {"message": message, "type": kind, "code": status}}, status_code=status)
 
 
-def serve(model: ChatModel, host: str = "127.0.0.1", port: int = 8000) -> None:
+def serve(model: ChatModel, host: str = "127.0.0.1", port: int = 8000, split_reasoning: bool = False) -> None:
     """Serve until interrupted."""
     import uvicorn
 
-    uvicorn.run(create_app(model), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(model, split_reasoning), host=host, port=port, log_level="warning")

@@ -146,14 +146,20 @@ def final_answer(turn: ParsedTurn | None) -> tuple[str | None, StopReason]:
 
 
 def turn_requests(turn: ParsedTurn, limit: int) -> list[ToolCall | str]:
-    """What a turn asks of the tools, in the order the replies go back: each parse error (a message for the model
-    to read), then its calls up to `limit`, then, if it made more, one error saying the rest did not run. The one
-    rule for the agent and for GRPO rollouts (``rl.env``); a turn that answers asks nothing."""
+    """What a turn asks of the tools, one request per ``<tool_call>`` in the order written (so a native endpoint's
+    call ids pair with the replies): a call, or an error message for the model to read (a call it could not parse,
+    or one past the `limit` of calls that run per turn). The one rule for the agent and for GRPO rollouts
+    (``rl.env``); a turn that answers asks nothing."""
     if final_answer(turn)[1] != "no_answer":
         return []
-    requests: list[ToolCall | str] = [*turn.errors, *turn.tool_calls[:limit]]
-    if len(turn.tool_calls) > limit:
-        requests.append(f"only {limit} tool calls run per turn.")
+    requests: list[ToolCall | str] = []
+    calls = 0
+    for request in turn.requests:
+        if isinstance(request, ToolCall):
+            calls += 1
+            if calls > limit:
+                request = f"only {limit} tool calls run per turn; this one ({request.name}) did not run."
+        requests.append(request)
     return requests
 
 

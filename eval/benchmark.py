@@ -3,6 +3,10 @@
 Loading never stops at the first bad row: every problem (malformed JSON, a row the QAItem JSON Schema
 refuses, an unknown answer type, a duplicate id, a choice answer that names no option, a missing video...)
 is collected with its row number, and the good items are still usable.
+
+A benchmark may declare its own dimensions in a sidecar ``NAME.meta.json`` next to ``NAME.jsonl`` (or the
+``NAME`` datasets folder): ``{"dimensions": ["tactics", "rules", ...]}``; without one, the four of
+``deepsport.schemas.DIMENSIONS`` are the labels an item's ``dimension`` may take.
 """
 
 from __future__ import annotations
@@ -41,6 +45,27 @@ class Benchmark:
     path: Path
     items: list[QAItem] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    dimensions: tuple[str, ...] = DIMENSIONS
+
+
+def meta_path(path: Path) -> Path:
+    """The sidecar of a benchmark: ``bench.jsonl`` → ``bench.meta.json``."""
+    return path.with_name(path.name.removesuffix(".jsonl") + ".meta.json")
+
+
+def read_dimensions(path: Path) -> tuple[str, ...]:
+    """The dimensions the benchmark's sidecar declares, or the default four; raises BenchmarkError on a bad one."""
+    meta = meta_path(path)
+    if not meta.exists():
+        return DIMENSIONS
+    try:
+        data = json.loads(meta.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise BenchmarkError(f"{meta} cannot be read as JSON: {err}") from None
+    dimensions = data.get("dimensions") if isinstance(data, dict) else None
+    if not isinstance(dimensions, list) or not dimensions or not all(isinstance(d, str) and d for d in dimensions):
+        raise BenchmarkError(f'{meta} needs "dimensions": a non-empty list of names, e.g. ["recognition", "rules"]')
+    return tuple(dimensions)
 
 
 def load_benchmark(path: Path, video_root: Path | None = None) -> Benchmark:
@@ -48,7 +73,7 @@ def load_benchmark(path: Path, video_root: Path | None = None) -> Benchmark:
     path = Path(path)
     if not path.exists():
         raise BenchmarkError(f"benchmark {path} does not exist")
-    benchmark = Benchmark(path)
+    benchmark = Benchmark(path, dimensions=read_dimensions(path))
     rows = _dataset_rows(path) if path.is_dir() else _jsonl_rows(path)
     validator = jsonschema.Draft202012Validator(json_schema("qaitem"))
     seen: set[str] = set()
@@ -57,7 +82,7 @@ def load_benchmark(path: Path, video_root: Path | None = None) -> Benchmark:
             benchmark.problems.append(row)
             continue
         item_id = str(row["id"]) if isinstance(row, dict) and "id" in row else None
-        messages = _check_row(row, validator, video_root)
+        messages = _check_row(row, validator, video_root, benchmark.dimensions)
         if item_id is not None and item_id in seen:
             messages.append("duplicate id (an earlier row has it)")
         if item_id is not None:
@@ -69,7 +94,9 @@ def load_benchmark(path: Path, video_root: Path | None = None) -> Benchmark:
     return benchmark
 
 
-def _check_row(row: Any, validator: jsonschema.Draft202012Validator, video_root: Path | None) -> list[str]:
+def _check_row(
+    row: Any, validator: jsonschema.Draft202012Validator, video_root: Path | None, dimensions: tuple[str, ...]
+) -> list[str]:
     if not isinstance(row, dict):
         return [f"expected a JSON object, got {type(row).__name__}"]
     errors = [schema_problem(e) for e in validator.iter_errors(row)]
@@ -79,10 +106,10 @@ def _check_row(row: Any, validator: jsonschema.Draft202012Validator, video_root:
         item = QAItem.model_validate(row)
     except ValidationError as err:
         return model_problems(err)
-    return _check_item(item, video_root)
+    return _check_item(item, video_root, dimensions)
 
 
-def _check_item(item: QAItem, video_root: Path | None) -> list[str]:
+def _check_item(item: QAItem, video_root: Path | None, dimensions: tuple[str, ...]) -> list[str]:
     problems = []
     if item.answer_type == "choice":
         if not item.options:
@@ -93,8 +120,8 @@ def _check_item(item: QAItem, video_root: Path | None) -> list[str]:
         problems.append(f"number answer {item.answer!r} is not a number")
     elif item.answer_type == "time_span" and parse_span(item.answer) is None:
         problems.append(f"time answer {item.answer!r} is not a time or span in seconds (e.g. 12.5 or 12.5-15.0)")
-    if item.dimension is not None and item.dimension not in DIMENSIONS:
-        problems.append(f"unknown dimension {item.dimension!r}; choose one of {', '.join(DIMENSIONS)}")
+    if item.dimension is not None and item.dimension not in dimensions:
+        problems.append(f"unknown dimension {item.dimension!r}; choose one of {', '.join(dimensions)}")
     if item.evidence is not None and item.evidence.end < item.evidence.start:
         problems.append("evidence ends before it starts")
     if video_root is not None:

@@ -26,6 +26,15 @@ JudgeModel = Annotated[str | None, typer.Option(help="Judge model for open-text 
 JudgeUrl = Annotated[str | None, typer.Option(help="The judge's endpoint, e.g. http://127.0.0.1:8001/v1.")]
 JudgeKey = Annotated[str, typer.Option(help="Environment variable holding the judge's API key.")]
 JudgeCache = Annotated[Path | None, typer.Option(help="Judge verdict cache (default: RUN_DIR/judge_cache.sqlite).")]
+JudgeAll = Annotated[
+    bool | None,
+    typer.Option("--judge-all", help="Score every item 0-100 by the judge too, beside the rules (key: judge.all)."),
+]
+JudgePrompt = Annotated[
+    Path | None,
+    typer.Option(help="YAML rubric and prompt of the judge (default: eval/judge_prompt.yaml with --judge-all)."),
+]
+JudgeMaxTokens = Annotated[int | None, typer.Option(min=1, help="Tokens per verdict (key: judge.max_tokens).")]
 VideoRoot = Annotated[
     Path | None,
     typer.Option(help="Folder the benchmark's video paths are relative to (default: the benchmark's folder)."),
@@ -39,7 +48,11 @@ EVAL_KEYS = {  # flag (parameter name) → EvalConfig key, where it is not the f
     "judge_base_url": "judge.base_url",
     "judge_api_key_env": "judge.api_key_env",
     "judge_cache": "judge.cache",
+    "judge_all": "judge.all",
+    "judge_prompt": "judge.prompt",
+    "judge_max_tokens": "judge.max_tokens",
 }
+DEFAULT_JUDGE_PROMPT = Path(__file__).with_name("judge_prompt.yaml")  # the benchmark's 0-100 protocol
 NOT_OVERRIDES = ("config_overrides", "config", "baseline", "baseline_frames")  # every other flag overrides its key
 
 
@@ -66,11 +79,15 @@ def run(
     max_frames: flags.MaxFrames = None,
     max_new_tokens: flags.MaxNewTokens = None,
     temperature: flags.Temperature = None,
+    tool_protocol: flags.ToolProtocol = None,
     device: Annotated[str | None, typer.Option(help="Device for --backend transformers: auto, cpu, cuda.")] = None,
     judge_model: JudgeModel = None,
     judge_base_url: JudgeUrl = None,
     judge_api_key_env: Annotated[str | None, typer.Option(help="Environment variable holding the judge's key.")] = None,
     judge_cache: JudgeCache = None,
+    judge_all: JudgeAll = None,
+    judge_prompt: JudgePrompt = None,
+    judge_max_tokens: JudgeMaxTokens = None,
     thumbnail_items: Annotated[int | None, typer.Option(min=0, help="Report items shown with thumbnails.")] = None,
 ) -> None:
     """Run the agent (or the no-tools baseline) on every item; rerun the same command to resume.
@@ -120,13 +137,18 @@ def run(
         open_run(run_dir, settings)
     except RunError as err:
         raise fail(str(err)) from None
-    judging = settings.judge
-    judge = _judge(run_dir, judging.model, judging.base_url, judging.api_key_env, judging.cache)
+    judge = _judge(run_dir, settings.judge)
     workers = settings.concurrency if settings.backend == "openai" else 1
     try:
         with err_console.status(f"Loading {escape(settings.model)} ({settings.backend})…"):
             chat_model = load_chat_model(
-                settings.model, settings.backend, settings.base_url, settings.api_key_env, settings.device
+                settings.model,
+                settings.backend,
+                settings.base_url,
+                settings.api_key_env,
+                settings.device,
+                settings.agent.tool_protocol,
+                settings.agent.tool_images,
             )
     except BackendError as err:
         raise fail(str(err)) from None
@@ -171,17 +193,41 @@ def score(
     judge_base_url: JudgeUrl = None,
     judge_api_key_env: JudgeKey = "OPENAI_API_KEY",
     judge_cache: JudgeCache = None,
+    judge_all: JudgeAll = False,
+    judge_prompt: JudgePrompt = None,
+    judge_max_tokens: JudgeMaxTokens = 1024,
+    out: Annotated[
+        Path | None, typer.Option(help="Score a copy of the run here (e.g. another judge), leaving RUN_DIR as it is.")
+    ] = None,
     video_root: VideoRoot = None,
     thumbnail_items: Thumbnails = 30,
 ) -> None:
-    """Score a run again: rules first, the judge for open text (cached verdicts cost nothing)."""
-    from eval.runner import RunError, rescore
+    """Score a run again: rules first, the judge for open text or every item (cached verdicts cost nothing)."""
+    from eval.config import JudgeConfig
+    from eval.runner import CONFIG, RESULTS, RunError, rescore
 
     config = _saved_config(run_dir)
-    judge = _judge(run_dir, judge_model, judge_base_url, judge_api_key_env, judge_cache)
+    if out is not None and out.resolve() != run_dir.resolve():
+        if (out / RESULTS).exists():
+            raise fail(f"{out} already holds results; give a new --out, or score it in place")
+        out.mkdir(parents=True, exist_ok=True)
+        for name in (CONFIG, RESULTS):
+            if (run_dir / name).exists():
+                (out / name).write_bytes((run_dir / name).read_bytes())
+        run_dir = out
+    settings = JudgeConfig(
+        model=judge_model,
+        base_url=judge_base_url,
+        api_key_env=judge_api_key_env,
+        cache=str(judge_cache) if judge_cache else None,
+        all=bool(judge_all),
+        prompt=str(judge_prompt) if judge_prompt else None,
+        max_tokens=judge_max_tokens or 1024,
+    )
+    judge = _judge(run_dir, settings)
     try:
         with err_console.status("Scoring…"):
-            methods = rescore(run_dir, judge)
+            methods = rescore(run_dir, judge, judge_all=settings.all)
     except RunError as err:
         raise fail(str(err)) from None
     console.print("Scored by: " + ", ".join(f"{k} {v}" for k, v in sorted(methods.items())))
@@ -204,8 +250,13 @@ def compare(
     run_a: Annotated[Path, typer.Argument(help="First run directory.")],
     run_b: Annotated[Path, typer.Argument(help="Second run directory.")],
     show: Annotated[int, typer.Option(min=0, help="Flipped items to list.")] = 20,
+    judges: Annotated[
+        bool, typer.Option("--judges", help="Agreement of the two runs' judges (the same run scored twice).")
+    ] = False,
+    threshold: Annotated[float, typer.Option(help="With --judges: a 0-100 score passing, for Cohen's kappa.")] = 50.0,
 ) -> None:
-    """Per-dimension accuracy differences between two runs, and the items that flipped."""
+    """Per-dimension accuracy differences between two runs, and the items that flipped; with --judges, how two
+    judges of one run agree (Pearson, Spearman, Cohen's kappa)."""
     from eval.compare import compare_runs
     from eval.report import percent
     from eval.runner import RunError, load_results
@@ -216,6 +267,9 @@ def compare(
         raise fail(str(err)) from None
     if not rows_a or not rows_b:
         raise fail(f"{run_a if not rows_a else run_b} has no results; run `deepsport eval run` first")
+    if judges:
+        _print_agreement(rows_a, rows_b, threshold, f"A: {run_a}   B: {run_b}")
+        return
     result = compare_runs(rows_a, rows_b)
     table = Table("dimension", "items", "A", "B", "B − A", title=f"A: {run_a}   B: {run_b}")
     for name, stats in result["dimensions"].items():
@@ -234,6 +288,24 @@ def compare(
             console.print(f"{len(ids)} items {side} (not compared)")
     if result["unscored"]:
         console.print(f"{result['unscored']} items unscored or failed in a run (not compared)")
+
+
+def _print_agreement(rows_a: Any, rows_b: Any, threshold: float, title: str) -> None:
+    from eval.compare import judge_agreement
+    from eval.report import fmt
+
+    result = judge_agreement(rows_a, rows_b, threshold)
+    if not result["groups"]["overall"]["items"]:
+        raise fail("no item has a judge score in both runs; score them with `deepsport eval score RUN --judge-all`")
+    models = {row.judge_model for row in rows_a.values()}, {row.judge_model for row in rows_b.values()}
+    table = Table("", "items", "Pearson", "Spearman", f"kappa (pass ≥ {threshold:g})", "pass/fail agree", title=title)
+    for name, stats in result["groups"].items():
+        agree = "–" if stats["agree"] is None else f"{100 * stats['agree']:.1f}%"
+        cells = [fmt(stats["pearson"]), fmt(stats["spearman"]), fmt(stats["kappa"]), agree]
+        table.add_row(escape(name), str(stats["items"]), *cells)
+    console.print(table)
+    judges = " vs ".join(", ".join(sorted(str(m) for m in side if m)) or "no judge" for side in models)
+    console.print(f"Judges: {escape(judges)}; {result['unknown']} items unknown to a judge (not compared)")
 
 
 def _split(names: list[str] | None) -> list[str] | None:
@@ -256,14 +328,30 @@ def _saved_video_root(config: dict[str, Any]) -> Path:
     return Path(config.get("video_root") or Path(config["benchmark"]).parent)
 
 
-def _judge(out: Path, model: str | None, base_url: str | None, api_key_env: str, cache: str | Path | None) -> Any:
-    from deepsport.judge import Judge
+def _judge(out: Path, settings: Any) -> Any:
+    """The judge of `settings` (an ``eval.config.JudgeConfig``), or None without a model."""
+    from deepsport.judge import Judge, JudgePrompt, load_judge_prompt
 
-    if model is None:
+    if settings.model is None:
+        if settings.all:
+            raise fail("--judge-all needs a judge: give --judge-model and --judge-base-url")
         return None
-    if base_url is None:
+    if settings.base_url is None:
         raise fail("--judge-model needs --judge-base-url, e.g. http://127.0.0.1:8001/v1")
-    return Judge(model, base_url, api_key_env=api_key_env, cache_path=cache or out / "judge_cache.sqlite")
+    path = settings.prompt or (DEFAULT_JUDGE_PROMPT if settings.all else None)
+    try:
+        prompt = load_judge_prompt(path) if path else JudgePrompt()
+    except ValueError as err:
+        raise fail(str(err)) from None
+    cache = settings.cache or out / "judge_cache.sqlite"
+    return Judge(
+        settings.model,
+        settings.base_url,
+        api_key_env=settings.api_key_env,
+        cache_path=cache,
+        prompt=prompt,
+        max_tokens=settings.max_tokens,
+    )
 
 
 def _run_with_bar(chat_model, config, items, out, root, workers, judge) -> Any:  # noqa: ANN001

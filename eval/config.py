@@ -25,6 +25,10 @@ class JudgeConfig:
     base_url: str | None = None  # e.g. http://127.0.0.1:8001/v1; needed with a model
     api_key_env: str = "OPENAI_API_KEY"
     cache: str | None = None  # verdict cache; None: <out>/judge_cache.sqlite
+    all: bool = False  # the benchmark protocol: every item scored 0-100 by the judge, beside the rule-based score
+    prompt: str | None = None  # YAML rubric and prompt (system, user, scale); None: eval/judge_prompt.yaml with
+    # `all`, else the built-in 0-1 rubric for open text
+    max_tokens: int = 1024  # per verdict; Thinking judges need room to think before it
 
 
 @dataclass
@@ -48,6 +52,8 @@ class EvalConfig:
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
             raise ConfigError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {self.backend!r}")
+        if self.judge.max_tokens < 1:
+            raise ConfigError(f"judge.max_tokens must be at least 1, got {self.judge.max_tokens}")
         for key, low in (("concurrency", 1), ("limit", 1), ("thumbnail_items", 0)):
             value = getattr(self, key)
             if value is not None and value < low:

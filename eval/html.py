@@ -1,13 +1,18 @@
-"""The self-contained HTML report: the summary table, SVG plots (accuracy per dimension, frames used per
-question) and every item's trajectory, with the frames the model looked at placed on the video's timeline.
+"""The HTML report: the summary table (rules and judge on 0-100), SVG plots (accuracy per dimension, frames used
+per question) and every item's trajectory, with the frames the model looked at placed on the video's timeline.
 
 Thumbnails are small JPEG data URLs decoded with ``deepsport.video.Video`` at the trajectory's frame times,
 for the first ``thumbnail_items`` items only, so the page stays small; later items show tick marks instead.
+A run of up to ``inline_items`` items is one self-contained page. A bigger one (the 6.7k-item benchmark) keeps
+only a searchable list of the items on the page, and each item's trajectory and thumbnails in script files
+``report_items/<chunk>.js`` (``CHUNK`` items each) that the page loads when the item is opened; scripts, unlike
+``fetch``, load from ``file://``. ``report.html#q=WORDS`` opens the list filtered.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 from collections import Counter
 from html import escape
 from pathlib import Path
@@ -17,9 +22,10 @@ from deepsport.conversation import image_to_data_url
 from deepsport.paths import resolve_video
 from deepsport.schemas import EvalRow, Trajectory
 from deepsport.video import Video, VideoError
-from eval.report import fmt, percent
+from eval.report import fmt, percent, score100
 
 TRACK_WIDTH, THUMB_WIDTH, THUMB_HEIGHT = 960, 72, 48
+INLINE_ITEMS, CHUNK, ITEMS_DIR = 200, 50, "report_items"
 THUMB_PIXELS = 96 * 64
 TICK = "<span class='tick'></span>"
 
@@ -38,13 +44,63 @@ padding:0 4px;margin-right:6px;color:#fff}.right{background:#2a8a3e}.wrong{backg
 .timeline img{display:block;width:72px;height:48px;object-fit:cover;border:2px solid #999}
 .timeline .tool img{border-color:#e07b00}.timeline .tick{display:block;width:2px;height:12px;background:#999;
 margin:0 auto}.timeline .tool .tick{background:#e07b00}.muted{color:#777}
+#search{font-size:15px;padding:4px 8px;width:420px;margin:4px 0 8px}
+details.item{content-visibility:auto;contain-intrinsic-size:auto 32px}
 """
+
+# Loads an opened item's chunk once (a <script> that calls deepsportItems) and fills the items; filters the list.
+SCRIPT = """
+const loaded = {}, asked = {};
+function deepsportItems(chunk, bodies) {
+  loaded[chunk] = bodies;
+  document.querySelectorAll(`details.item[data-chunk="${chunk}"][open]`).forEach(fill);
+}
+function fill(item) {
+  const bodies = loaded[item.dataset.chunk], body = item.querySelector('.body');
+  if (!bodies) {
+    if (!asked[item.dataset.chunk]) {
+      asked[item.dataset.chunk] = true;
+      const script = document.createElement('script');
+      script.src = `ITEMS_DIR/${item.dataset.chunk}.js`;
+      script.onerror = () => { body.textContent = `could not load ${script.src}`; };
+      document.head.appendChild(script);
+    }
+  } else if (!body.dataset.filled) {
+    body.innerHTML = bodies[item.id.slice(5)];
+    body.dataset.filled = '1';
+  }
+}
+document.addEventListener('toggle', (e) => {
+  if (e.target.matches('details.item[data-chunk]') && e.target.open) fill(e.target);
+}, true);
+const search = document.getElementById('search'), count = document.getElementById('shown');
+const items = Array.from(document.querySelectorAll('details.item'));
+const texts = items.map((item) => item.querySelector('summary').textContent.toLowerCase());
+function filter() {
+  const words = search.value.toLowerCase().split(/\\s+/).filter(Boolean);
+  let shown = 0;
+  items.forEach((item, n) => {
+    item.hidden = !words.every((w) => texts[n].includes(w));
+    shown += !item.hidden;
+  });
+  count.textContent = `${shown} of ${items.length} items`;
+}
+search.addEventListener('input', filter);
+const query = new URLSearchParams(location.hash.slice(1)).get('q');
+if (query) search.value = query;
+filter();
+document.querySelectorAll('details.item[data-chunk][open]').forEach(fill);
+""".replace("ITEMS_DIR", ITEMS_DIR)
 
 
 def render_html(
-    summary: dict[str, Any], rows: list[EvalRow], video_root: Path | None, thumbnail_items: int = 30
-) -> str:
-    """The whole page as one string (no external resources)."""
+    summary: dict[str, Any],
+    rows: list[EvalRow],
+    video_root: Path | None,
+    thumbnail_items: int = 30,
+    inline_items: int = INLINE_ITEMS,
+) -> tuple[str, list[str]]:
+    """The page, and the chunk scripts its items load on demand (none when every item is on the page)."""
     config = summary["config"]
     answered = [r for r in rows if r.status == "ok"]
     mode = "baseline, no tools" if (config.get("agent") or {}).get("tools") == [] else "agent with tools"
@@ -59,39 +115,73 @@ def render_html(
         "<div>",
         _figure("Accuracy per dimension", "dimension-bars", _bars(summary["by_dimension"])),
         _figure("Frames used per question", "frames-histogram", _histogram([r.frames_used for r in answered])),
-        "</div><h2>Items</h2><section id='items'>",
+        "</div><h2>Items</h2>",
+        "<input id='search' type='search' placeholder='Search items: id, sport, dimension, question, score'>"
+        " <span id='shown' class='muted'></span><section id='items'>",
     ]
+    split = len(rows) > inline_items
+    chunks: list[dict[str, str]] = []
     for n, row in enumerate(rows):
-        parts.append(_item(row, video_root if n < thumbnail_items else None, opened=n == 0))
-    parts.append("</section></body></html>")
-    return "\n".join(parts)
+        head, body = _item(row, video_root if n < thumbnail_items else None)
+        opened = " open" if n == 0 else ""
+        element_id = f"item-{escape(row.id)}"
+        if split:
+            if n % CHUNK == 0:
+                chunks.append({})
+            chunks[-1][row.id] = body
+            body = "<div class='body muted'>loading…</div>"
+            parts.append(f"<details class='item' id='{element_id}' data-chunk='{n // CHUNK}'{opened}>{head}{body}")
+        else:
+            parts.append(f"<details class='item' id='{element_id}'{opened}>{head}<div class='body'>{body}</div>")
+        parts.append("</details>")
+    parts.append(f"</section><script>{SCRIPT}</script></body></html>")
+    scripts = [f"deepsportItems({k}, {json.dumps(bodies, ensure_ascii=False)});\n" for k, bodies in enumerate(chunks)]
+    return "\n".join(parts), scripts
 
 
 def write_html(
-    out: Path, summary: dict[str, Any], rows: list[EvalRow], video_root: Path | None, thumbnail_items: int = 30
+    out: Path,
+    summary: dict[str, Any],
+    rows: list[EvalRow],
+    video_root: Path | None,
+    thumbnail_items: int = 30,
+    inline_items: int = INLINE_ITEMS,
 ) -> Path:
+    """Write ``report.html`` (and its ``report_items/`` scripts, replacing an older set) under `out`."""
+    page, scripts = render_html(summary, rows, video_root, thumbnail_items, inline_items)
+    folder = out / ITEMS_DIR
+    shutil.rmtree(folder, ignore_errors=True)
+    if scripts:
+        folder.mkdir()
+        for k, script in enumerate(scripts):
+            (folder / f"{k}.js").write_text(script, encoding="utf-8")
     path = out / "report.html"
-    path.write_text(render_html(summary, rows, video_root, thumbnail_items), encoding="utf-8")
+    path.write_text(page, encoding="utf-8")
     return path
 
 
 def _summary_table(summary: dict[str, Any]) -> str:
     latency = summary["latency"]
-    head = "<tr><th></th><th>items</th><th>scored</th><th>accuracy</th><th>unscored</th><th>errors</th></tr>"
+    head = (
+        "<tr><th></th><th>items</th><th>scored</th><th>accuracy</th><th>judge (0-100)</th><th>judge unknown</th>"
+        "<th>unscored</th><th>errors</th></tr>"
+    )
     body = [_stats_row("overall", summary["overall"])]
     for title, key in (("dimension", "by_dimension"), ("sport", "by_sport")):
-        body.append(f"<tr class='group'><th colspan='6'>by {title}</th></tr>")
+        body.append(f"<tr class='group'><th colspan='8'>by {title}</th></tr>")
         body += [_stats_row(name, stats) for name, stats in summary[key].items()]
     extra = (
         f"<p>{fmt(summary['frames_per_question'])} frames and {fmt(summary['tool_calls_per_question'])} tool "
         f"calls per question · latency mean {fmt(latency['mean'])} s, p50 {fmt(latency['p50'])} s, "
-        f"p90 {fmt(latency['p90'])} s</p>"
+        f"p90 {fmt(latency['p90'])} s · judge: {escape(', '.join(summary.get('judge_models', [])) or 'none')} · "
+        f"turns cut at the token limit: {summary.get('turns_cut', 0)} of {summary.get('turns', 0)}</p>"
     )
     return f"<table id='summary'>{head}{''.join(body)}</table>{extra}"
 
 
 def _stats_row(name: str, stats: dict[str, Any]) -> str:
-    cells = [stats["items"], stats["scored"], percent(stats["accuracy"]), stats["unscored"], stats["errors"]]
+    cells = [stats["items"], stats["scored"], percent(stats["accuracy"]), score100(stats), stats["judge_unknown"]]
+    cells += [stats["unscored"], stats["errors"]]
     return f"<tr><td>{escape(name)}</td>" + "".join(f"<td>{escape(str(c))}</td>" for c in cells) + "</tr>"
 
 
@@ -150,7 +240,8 @@ def _svg(width: int, height: int, items: list[str]) -> str:
     )
 
 
-def _item(row: EvalRow, video_root: Path | None, opened: bool = False) -> str:
+def _item(row: EvalRow, video_root: Path | None) -> tuple[str, str]:
+    """An item's summary line, and its body: the facts, the timeline and the turns."""
     item, score = row.item, row.score
     badge = "none" if score is None else "right" if score >= 1 else "wrong" if score <= 0 else "partial"
     label = "error" if row.status == "error" else "–" if score is None else f"{score:.2f}"
@@ -165,13 +256,17 @@ def _item(row: EvalRow, video_root: Path | None, opened: bool = False) -> str:
     facts.append(f"<br>Prediction: <b>{escape(str(row.prediction))}</b>")
     if row.score_method:
         facts.append(f" <span class='muted'>({escape(row.score_method)})</span>")
+    if row.judge_score is not None:
+        model = f"<span class='muted'>({escape(str(row.judge_model))})</span>"
+        facts.append(f"<br>Judge: <b>{row.judge_score:g}</b>/100 {model}")
+    elif row.judge_model is not None:
+        facts.append(f"<br>Judge: unknown <span class='muted'>({escape(row.judge_model)})</span>")
     notes = {"judge rationale": row.judge_rationale, "judge error": row.judge_error, "error": row.error}
     facts += [f"<br>{name}: {escape(value)}" for name, value in notes.items() if value]
     facts.append("</p>")
     trajectory = row.trajectory
     body = [_timeline(item.video, trajectory, video_root), _turns(trajectory)] if trajectory else []
-    state = " open" if opened else ""
-    return f"<details class='item' id='item-{escape(row.id)}'{state}>{head}{''.join(facts)}{''.join(body)}</details>"
+    return head, "".join(facts) + "".join(body)
 
 
 def _timeline(video: str, trajectory: Trajectory, video_root: Path | None) -> str:

@@ -1,5 +1,10 @@
 """Run summaries: overall, per-dimension and per-sport accuracy, frames and tool calls per question, latency;
-written as JSON and markdown (the HTML page is in ``eval.html``)."""
+written as JSON and markdown (the HTML page is in ``eval.html``).
+
+Two scores side by side, both on 0-100 as the paper's tables: the rule-based ``accuracy`` (open text by the
+judge) and ``judge``, the mean of the LLM judge's 0-100 verdicts (``--judge-all``); items the judge failed on
+are counted as ``judge_unknown``, never as 0. ``turns_cut`` counts model turns that ended at the token limit.
+"""
 
 from __future__ import annotations
 
@@ -18,12 +23,16 @@ def group_stats(rows: list[EvalRow]) -> dict[str, Any]:
     """Counts and accuracy of some rows: accuracy is the mean score of the scored ones (None when none are)."""
     ok = [r for r in rows if r.status == "ok"]
     scores = [r.score for r in ok if r.score is not None]
+    verdicts = [r.judge_score for r in ok if r.judge_score is not None]
     return {
         "items": len(rows),
         "scored": len(scores),
         "unscored": len(ok) - len(scores),
         "errors": len(rows) - len(ok),
         "accuracy": float(np.mean(scores)) if scores else None,
+        "judge": float(np.mean(verdicts)) if verdicts else None,  # 0-100
+        "judged": len(verdicts),
+        "judge_unknown": sum(r.judge_model is not None and r.judge_score is None for r in ok),
     }
 
 
@@ -45,6 +54,9 @@ def summarize(rows: list[EvalRow], config: dict[str, Any] | None = None) -> dict
             "p90": float(np.percentile(latencies, 90)) if latencies else None,
         },
         "score_methods": dict(Counter(str(r.score_method) for r in ok)),
+        "judge_models": sorted({r.judge_model for r in ok if r.judge_model}),
+        "turns": sum(len(r.trajectory.turns) for r in ok if r.trajectory),
+        "turns_cut": sum(t.finish_reason == "length" for r in ok if r.trajectory for t in r.trajectory.turns),
         "errors": {r.id: r.error for r in rows if r.status == "error"},
         "unscored": {r.id: r.judge_error for r in ok if r.score is None},
     }
@@ -59,19 +71,30 @@ def to_markdown(summary: dict[str, Any]) -> str:
         "",
         f"Benchmark: `{config.get('benchmark', '?')}`",
         "",
-        "| items | scored | accuracy | frames/question | tool calls/question | latency mean | p50 | p90 | "
-        "unscored | errors |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-        f"| {overall['items']} | {overall['scored']} | {percent(overall['accuracy'])} | "
+        "| items | scored | accuracy | judge (0-100) | frames/question | tool calls/question | latency mean | p50 | "
+        "p90 | unscored | errors |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {overall['items']} | {overall['scored']} | {percent(overall['accuracy'])} | {score100(overall)} | "
         f"{fmt(summary['frames_per_question'])} | {fmt(summary['tool_calls_per_question'])} | "
         f"{fmt(latency['mean'])} s | {fmt(latency['p50'])} s | {fmt(latency['p90'])} s | "
         f"{overall['unscored']} | {overall['errors']} |",
     ]
+    judges = ", ".join(summary.get("judge_models", [])) or "none"
+    lines += [
+        "",
+        f"Judge: {judges}; {overall['judged']} items judged, {overall['judge_unknown']} judge unknown. "
+        f"Turns cut at the token limit: {summary.get('turns_cut', 0)} of {summary.get('turns', 0)}.",
+    ]
     for title, key in (("Dimension", "by_dimension"), ("Sport", "by_sport"), ("Answer type", "by_answer_type")):
-        lines += ["", f"| {title} | items | scored | accuracy | errors |", "|---|---:|---:|---:|---:|"]
+        lines += [
+            "",
+            f"| {title} | items | scored | rules (0-100) | judge (0-100) | judge unknown | errors |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
         for name, stats in summary[key].items():
             lines.append(
-                f"| {name} | {stats['items']} | {stats['scored']} | {percent(stats['accuracy'])} | {stats['errors']} |"
+                f"| {name} | {stats['items']} | {stats['scored']} | {score100(stats, 'accuracy')} | "
+                f"{score100(stats)} | {stats['judge_unknown']} | {stats['errors']} |"
             )
     if summary["unscored"]:
         lines += ["", "## Unscored (score them with `deepsport eval score RUN_DIR --judge-model ...`)", ""]
@@ -89,6 +112,14 @@ def write_summary(out: Path, summary: dict[str, Any]) -> None:
 
 def percent(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.1f}%"
+
+
+def score100(stats: dict[str, Any], key: str = "judge") -> str:
+    """A group's rule-based accuracy (0-1) or judge score (0-100) on the 0-100 scale, one decimal."""
+    value = stats.get(key)
+    if value is None:
+        return "–"
+    return f"{100 * value if key == 'accuracy' else value:.1f}"
 
 
 def fmt(value: float | None) -> str:

@@ -125,12 +125,14 @@ def run_items(
         if on_row:
             on_row(progress)
 
-    job = functools.partial(evaluate_item, agent, video_root=video_root, judge=judge)
+    job = functools.partial(evaluate_item, agent, video_root=video_root, judge=judge, judge_all=config.judge.all)
     run_appending(todo, job, out / RESULTS, concurrency, done)
     return progress
 
 
-def evaluate_item(agent: Agent, item: QAItem, video_root: Path, judge: Judge | None = None) -> EvalRow:
+def evaluate_item(
+    agent: Agent, item: QAItem, video_root: Path, judge: Judge | None = None, judge_all: bool = False
+) -> EvalRow:
     """One item's results row; a failure (bad video, backend error) becomes an error row, never an exception."""
     started = time.perf_counter()
     try:
@@ -152,26 +154,46 @@ def evaluate_item(agent: Agent, item: QAItem, video_root: Path, judge: Judge | N
     )
     if trajectory.stop_reason == "error":
         return row.model_copy(update={"status": "error", "error": trajectory.error})
-    return row.model_copy(update=score_fields(item, trajectory.answer, judge))
+    return row.model_copy(update=score_fields(item, trajectory.answer, judge, judge_all))
 
 
-def score_fields(item: QAItem, prediction: str | None, judge: Judge | None) -> dict[str, Any]:
-    """The score columns of a row: a rule's score, the judge's, or why there is none yet."""
-    score = score_answer(item, prediction)
-    if score is not None:
-        return {"score": score.value, "score_method": score.method, "parsed": score.parsed}
-    if judge is None:
+def score_fields(item: QAItem, prediction: str | None, judge: Judge | None, judge_all: bool = False) -> dict[str, Any]:
+    """The score columns of a row: a rule's score, or the judge's for open text, or why there is none yet; with
+    `judge_all`, the judge's 0-100 verdict on every item beside it (a failed verdict is unknown, never 0)."""
+    rule = score_answer(item, prediction)
+    fields: dict[str, Any] = {}
+    if rule is not None:
+        fields = {"score": rule.value, "score_method": rule.method, "parsed": rule.parsed}
+        if not (judge and judge_all):
+            return fields
+    elif judge is None:
         return {"score": None, "score_method": "needs_judge", "judge_error": "no judge was given (--judge-model)"}
+    assert judge is not None
     try:
         verdict = judge.score(item, prediction or "")
     except JudgeError as err:
-        return {"score": None, "score_method": "judge_failed", "judge_error": str(err)}
-    return {"score": verdict.score, "score_method": "judge", "judge_rationale": verdict.rationale}
+        failed = {"score": None, "score_method": "judge_failed"} if rule is None else {}
+        return {**fields, **failed, "judge_error": str(err), "judge_model": judge.model, "judge_score": None}
+    if rule is None:
+        fields = {"score": verdict.score, "score_method": "judge"}
+    return {
+        **fields,
+        "judge_rationale": verdict.rationale,
+        "judge_score": round(100 * verdict.score, 2),
+        "judge_model": judge.model,
+        "judge_reply": verdict.reply,
+    }
 
 
-def rescore(out: Path, judge: Judge | None, on_row: Callable[[int, int], None] | None = None) -> dict[str, int]:
-    """Score every finished row again (rules, then the judge for open text) and rewrite the results file,
-    one row per item. Cached verdicts cost nothing; returns how many rows each scoring method decided."""
+JUDGE_FIELDS = ("parsed", "judge_rationale", "judge_error", "judge_score", "judge_model", "judge_reply")
+
+
+def rescore(
+    out: Path, judge: Judge | None, on_row: Callable[[int, int], None] | None = None, judge_all: bool = False
+) -> dict[str, int]:
+    """Score every finished row again (rules, then the judge for open text, or for every item with `judge_all`)
+    and rewrite the results file, one row per item. Cached verdicts cost nothing; returns how many rows each
+    scoring method decided."""
     rows = load_results(out)
     if not rows:
         raise RunError(f"{out} has no results to score; run `deepsport eval run --out {out}` first")
@@ -179,8 +201,8 @@ def rescore(out: Path, judge: Judge | None, on_row: Callable[[int, int], None] |
     rescored = []
     for n, row in enumerate(rows.values(), 1):
         if row.status == "ok":
-            fields = {k: None for k in ("parsed", "judge_rationale", "judge_error")}
-            row = row.model_copy(update={**fields, **score_fields(row.item, row.prediction, judge)})
+            fields = {k: None for k in JUDGE_FIELDS}
+            row = row.model_copy(update={**fields, **score_fields(row.item, row.prediction, judge, judge_all)})
             methods[str(row.score_method)] = methods.get(str(row.score_method), 0) + 1
         rescored.append(row)
         if on_row:

@@ -83,7 +83,13 @@ def test_runner_scores_every_item_as_scripted(agent_run):
         "unscored": 0,
         "errors": 1,
         "accuracy": pytest.approx(4.5 / 7),
+        "judge": 50.0,  # the open-text items' verdicts (n4 100, n5 0) on 0-100
+        "judged": 2,
+        "judge_unknown": 0,
     }
+    n4 = rows["n4"]
+    assert n4.judge_score == 100 and n4.judge_model == "scripted" and '"score": 1' in n4.judge_reply
+    assert report["turns_cut"] == 0 and report["turns"] == 9
     accuracy = {k: v["accuracy"] for k, v in report["by_dimension"].items()}
     assert accuracy == {"assessment": 0.5, "commentary": 1.0, "recognition": 0.5, "rules": 0.75}
     assert report["by_sport"]["tennis"]["accuracy"] == pytest.approx(1 / 3)
@@ -91,7 +97,8 @@ def test_runner_scores_every_item_as_scripted(agent_run):
     assert report["tool_calls_per_question"] == pytest.approx(2 / 7)
     assert 0 < report["latency"]["p50"] <= report["latency"]["p90"]
     markdown = (agent_run / "report.md").read_text()
-    assert "| recognition | 3 | 2 | 50.0% | 1 |" in markdown and "`n7`" in markdown
+    assert "| recognition | 3 | 2 | 50.0 | – | 0 | 1 |" in markdown and "`n7`" in markdown
+    assert "| commentary | 1 | 1 | 100.0 | 100.0 | 0 | 0 |" in markdown
 
 
 def test_baseline_answers_from_16_frames_without_tools(baseline_run, agent_run, bench, url, tmp_path):
@@ -303,6 +310,32 @@ def test_html_report_renders_in_chromium(agent_run, tmp_path):
     assert (58, 111, 176) in colours  # the accuracy bars
     assert (224, 123, 0) in colours  # the histogram, and the tool frames' borders in the open first item
     assert (128, 128, 128) in colours  # a synthetic frame's grey background: thumbnails decoded and drawn
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
+def test_big_report_loads_items_on_demand_in_chromium(agent_run, bench, tmp_path):
+    """Past `inline_items` items the page holds the searchable list only; an opened item's trajectory and
+    thumbnails come from report_items/<chunk>.js, loaded from file:// when it opens."""
+    from eval.html import write_html
+    from eval.report import summarize
+
+    rows = sorted(load_results(agent_run).values(), key=lambda row: row.id)
+    summary = summarize(rows, json.loads((agent_run / "config.json").read_text()))
+    page = write_html(tmp_path, summary, rows, bench.parent, inline_items=2)
+    text = page.read_text()
+    assert "data:image" not in text and "choose_frames(" not in text and text.count("<details class='item'") == 8
+    assert (tmp_path / "report_items" / "0.js").read_text().startswith("deepsportItems(0, {")
+    budget = "--virtual-time-budget=5000"  # lets the item's script load before the DOM is dumped
+    dom = chromium(tmp_path, budget, "--dump-dom", page.as_uri()).stdout
+    opened, rest = dom.split('<details class="item" id="item-n2"', 1)
+    assert opened.count('<img src="data:image/jpeg;base64,') == 11  # n1, opened, loaded its frames
+    assert '→ choose_frames({"start": 1.0, "end": 3.0, "num_frames": 4})' in opened and "Answer: 7" in opened
+    assert "loading…" in rest and "data:image" not in rest  # the closed items' bodies wait until opened
+    assert '<span id="shown" class="muted">8 of 8 items</span>' in dom
+    filtered = chromium(tmp_path, budget, "--dump-dom", page.as_uri() + "#q=tennis%20recognition").stdout
+    assert '<span id="shown" class="muted">1 of 8 items</span>' in filtered
+    assert '<details class="item" id="item-n2" data-chunk="0">' in filtered  # n2: tennis, recognition
+    assert '<details class="item" id="item-n1" data-chunk="0" open="" hidden="">' in filtered
 
 
 def test_report_caps_thumbnails(agent_run, tmp_path):

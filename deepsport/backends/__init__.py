@@ -14,8 +14,11 @@ def load_chat_model(
     base_url: str | None = None,
     api_key_env: str | None = None,
     device: str = "auto",
+    tool_protocol: str = "hermes",
+    tool_images: str = "user",
 ) -> ChatModel:
-    """Build the chosen backend; raises BackendError with a one-line, actionable message."""
+    """Build the chosen backend; raises BackendError with a one-line, actionable message. `tool_protocol` and
+    `tool_images` (``AgentConfig``'s keys) say how an endpoint is sent tools (see ``openai_backend``)."""
     if backend == "transformers":
         from deepsport.backends.transformers_backend import TransformersChatModel
 
@@ -25,7 +28,13 @@ def load_chat_model(
 
         if not base_url:
             raise BackendError("--backend openai needs --base-url, e.g. http://127.0.0.1:8000/v1")
-        return OpenAIChatModel(model, base_url, api_key_env=api_key_env or DEFAULT_API_KEY_ENV)
+        return OpenAIChatModel(
+            model,
+            base_url,
+            api_key_env=api_key_env or DEFAULT_API_KEY_ENV,
+            tool_protocol=tool_protocol,
+            tool_images=tool_images,
+        )
     raise BackendError(f"Unknown backend '{backend}'. Choose one of: {', '.join(BACKENDS)}.")
 
 

@@ -3,10 +3,11 @@
 ``LocalEndpoint(reply)`` serves ``POST /v1/chat/completions``: ``reply(body, n)`` gets the parsed request
 and its 0-based arrival number and returns a ``Reply`` (status, payload, optional delay before answering);
 ``completion(text)`` builds a well-formed chat completion, and ``scripted(text)`` turns a function of the
-request's messages (returning the reply text, or None for a 500) into a ``reply``. Every request is kept in
-``requests`` (path, body, headers by lower-case name). ``latency`` and ``slots`` model a real server: at most
-``slots`` requests are served at once, each taking ``latency`` seconds, so the most it can do is
-``slots / latency`` requests per second.
+request's messages (returning the reply text, None for a 500, or a ``Reply``) into a ``reply``. The text is the
+model's turn in Hermes form; ``mode`` says which server answers, shaping it as that server does (``MODES``).
+Every request is kept in ``requests`` (path, body, headers by lower-case name). ``latency`` and ``slots`` model
+a real server: at most ``slots`` requests are served at once, each taking ``latency`` seconds, so the most it
+can do is ``slots / latency`` requests per second.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from deepsport.hermes import native_reply
 
 
 @dataclass
@@ -42,32 +45,79 @@ def message_text(message: dict[str, Any]) -> str:
     return content if isinstance(content, str) else "".join(part.get("text", "") for part in content)
 
 
-def scripted(text: Callable[[list[dict[str, Any]]], str | None]) -> Callable[[dict[str, Any], int], Reply]:
-    """A ``reply`` that answers ``text(messages)`` as a completion, or a 500 when it returns None."""
+# mode: (field the thought goes to, or None: left in content, or "": dropped; tool calls parsed when tools= is sent)
+MODES: dict[str, tuple[str | None, bool]] = {
+    "plain": (None, False),  # no parsers: deepsport serve, vllm serve without flags
+    "vllm-reasoning": ("reasoning_content", False),  # vLLM <= 0.10 --reasoning-parser qwen3; SGLang
+    "vllm-reasoning-0.11": ("reasoning", False),  # vLLM >= 0.11 --reasoning-parser qwen3
+    "vllm-tools": (None, True),  # --enable-auto-tool-choice --tool-call-parser hermes
+    "vllm-thinking-tools": ("reasoning", True),  # both parsers (the Thinking teacher's setup)
+    "openai": ("", True),  # the OpenAI chat API: no thought returned, tool_calls, no images in tool messages
+}
+
+
+def scripted(
+    text: Callable[[list[dict[str, Any]]], str | Reply | None], mode: str = "plain"
+) -> Callable[[dict[str, Any], int], Reply]:
+    """A ``reply`` that answers ``text(messages)`` as a completion shaped by `mode`, or a 500 when it returns None
+    (a ``Reply`` is sent as it is)."""
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
 
     def reply(body: dict[str, Any], number: int) -> Reply:
+        if mode == "openai" and (refused := _tool_images(body["messages"])):
+            return Reply(400, {"error": {"message": refused, "type": "invalid_request_error", "code": 400}})
         answer = text(body["messages"])
         if answer is None:
             return Reply(500, {"error": {"message": "scripted failure", "type": "server_error", "code": 500}})
-        return Reply(payload=completion(answer))
+        if isinstance(answer, Reply):
+            return answer
+        return Reply(payload=completion(answer, mode=mode, tools=bool(body.get("tools"))))
 
     return reply
 
 
-def completion(text: str, prompt_tokens: int = 10, completion_tokens: int = 5) -> dict[str, Any]:
-    """A chat completion whose message is `text`."""
+def completion(
+    text: str,
+    prompt_tokens: int = 10,
+    completion_tokens: int = 5,
+    finish_reason: str = "stop",
+    mode: str = "plain",
+    tools: bool = False,
+) -> dict[str, Any]:
+    """A chat completion whose message is `text` as the `mode` server sends it (see ``MODES``)."""
+    field, parses_tools = MODES[mode]
+    message = native_reply(text, "reasoning" if field == "" else field, tools and parses_tools)
+    if field is None and not message.get("tool_calls"):
+        message["content"] = text  # no parser touched it: sent as generated
+    if field == "":
+        del message["reasoning"]
+    finish = "tool_calls" if message.get("tool_calls") and finish_reason == "stop" else finish_reason
     return {
         "id": "chatcmpl-local",
         "object": "chat.completion",
         "created": 0,
         "model": "local",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
         "usage": {
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
             "total_tokens": prompt_tokens + completion_tokens,
         },
     }
+
+
+def _tool_images(messages: list[dict[str, Any]]) -> str | None:
+    """The OpenAI API's refusal of an image in a tool message, or None."""
+    for message in messages:
+        content = message.get("content")
+        if (
+            message.get("role") == "tool"
+            and isinstance(content, list)
+            and any(part.get("type") == "image_url" for part in content)
+        ):
+            return "Image URLs are only allowed for messages with role 'user', but this message has role 'tool'"
+    return None
 
 
 class LocalEndpoint:
