@@ -1,0 +1,147 @@
+"""Pose signatures (joint-angle curves over a span, from ``deepsport.pose``) and how two are compared.
+
+A signature samples the span at SIGNATURE_FPS (at most MAX_FRAMES frames) and keeps the ANGLES of each frame
+where a person was found; it exists when a person is found in at least half the frames. Two signatures are
+compared by subsequence DTW: the attempt is aligned to the part of the clip it matches best (free start and end
+in the clip), the cost of a frame pair is the mean absolute difference of the angles seen in both (degrees), and
+the distance is the cost along the path divided by the attempt's frames. The attempt is also compared mirrored
+(left and right swapped), so a left-handed attempt matches a right-handed demonstration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from deepsport.coach.library import Segment, Signature
+from deepsport.pose.kinematics import ANGLES
+from deepsport.video import Video
+
+SIGNATURE_FPS = 8.0
+MAX_FRAMES = 32
+MIN_FRAMES = 4
+UNSEEN_COST = 90.0  # degrees: a frame pair without a joint seen in both
+MIRROR = [ANGLES.index(n.replace("left", "@").replace("right", "left").replace("@", "right")) for n in ANGLES]
+LEAN = ANGLES.index("trunk_lean")
+
+
+def frame_count(start: float, end: float) -> int:
+    return int(min(MAX_FRAMES, max(MIN_FRAMES, round((end - start) * SIGNATURE_FPS) + 1)))
+
+
+def signatures(video_path: str, spans: list[tuple[float, float]], estimator: object) -> Iterator[Signature | None]:
+    """The signature of each span of one video (None where nobody is visible), one at a time."""
+    with Video(video_path) as video:
+        for start, end in spans:
+            end = min(end, video.info.duration)
+            if end <= start:
+                yield None
+                continue
+            frames = video.window(start, end, frame_count(start, end))
+            yield from_poses(estimator.estimate(frames))  # type: ignore[attr-defined]
+
+
+def from_poses(poses: list) -> Signature | None:
+    """A signature from PoseFrames, or None when a person is found in fewer than half (or MIN_FRAMES - 1)."""
+    found = [p for p in poses if p.found]
+    if len(found) < max(MIN_FRAMES - 1, len(poses) / 2):
+        return None
+    angles = np.array([[p.angles[name] for name in ANGLES] for p in found], dtype=np.float64)
+    return Signature.from_array([p.time for p in found], angles)
+
+
+def segment_measure(estimator: object) -> object:
+    """A ``Library.add`` measure: the signatures of a video's segments with `estimator`."""
+
+    def measure(video: str, segments: list[Segment]) -> Iterator[Signature | None]:
+        return signatures(video, [(s.start, s.end) for s in segments], estimator)
+
+    return measure
+
+
+def stack(curves: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Curves of different lengths as one (N, longest, joints) array padded with NaN, and their lengths."""
+    lengths = np.array([len(c) for c in curves], dtype=np.int64)
+    out = np.full((len(curves), int(lengths.max(initial=1)), len(ANGLES)), np.nan)
+    for k, curve in enumerate(curves):
+        out[k, : len(curve)] = curve
+    return out, lengths
+
+
+def local_costs(query: np.ndarray, refs: np.ndarray) -> np.ndarray:
+    """(N, n, m) mean absolute angle difference between each query frame and each reference frame (degrees)."""
+    diff = np.abs(query[None, :, None, :] - refs[:, None, :, :])
+    diff[..., LEAN] = np.minimum(diff[..., LEAN], 360 - diff[..., LEAN])
+    seen = ~np.isnan(diff)
+    counts = seen.sum(axis=-1)
+    total = np.where(seen, diff, 0.0).sum(axis=-1)
+    return np.where(counts > 0, total / np.maximum(counts, 1), UNSEEN_COST)
+
+
+def subsequence_dtw(query: np.ndarray, refs: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Subsequence DTW of one query curve (n, joints) against N padded reference curves: the accumulated cost
+    matrices (N, n, m) and each reference's distance (best end, divided by n)."""
+    cost = local_costs(query, refs)
+    n_refs, n, m = cost.shape
+    cost = np.where(np.arange(m)[None, None, :] >= lengths[:, None, None], np.inf, cost)  # padding
+    acc = np.empty_like(cost)
+    acc[:, 0] = cost[:, 0]  # free start anywhere in the reference
+    for i in range(1, n):
+        acc[:, i, 0] = cost[:, i, 0] + acc[:, i - 1, 0]
+        diagonal_up = np.minimum(acc[:, i - 1, 1:], acc[:, i - 1, :-1])
+        for j in range(1, m):
+            acc[:, i, j] = cost[:, i, j] + np.minimum(diagonal_up[:, j - 1], acc[:, i, j - 1])
+    return acc, acc[:, n - 1].min(axis=1) / n  # free end
+
+
+@dataclass(frozen=True)
+class Deviation:
+    """Where an attempt differs most from the clip it was aligned to."""
+
+    time: float  # seconds in the attempt
+    clip_time: float  # seconds in the clip
+    joint: str
+    degrees: float  # attempt minus clip
+
+
+def compare(query: Signature, refs: list[Signature]) -> tuple[np.ndarray, list[Deviation | None]]:
+    """The DTW distance (degrees) from the attempt `query` to each reference, the better of as-is and mirrored,
+    and where along the best alignment the attempt deviates most."""
+    curve = query.array()
+    padded, lengths = stack([r.array() for r in refs])
+    best = np.full(len(refs), np.inf)
+    deviations: list[Deviation | None] = [None] * len(refs)
+    for attempt in (curve, mirrored(curve)):
+        acc, distance = subsequence_dtw(attempt, padded, lengths)
+        for k in np.flatnonzero(distance < best):
+            best[k] = distance[k]
+            deviations[k] = _deviation(attempt, padded[k], acc[k], int(lengths[k]), query.times, refs[k].times)
+    return best, deviations
+
+
+def mirrored(curve: np.ndarray) -> np.ndarray:
+    """Left and right swapped (the trunk lean changes sign)."""
+    out = curve[:, MIRROR].copy()
+    out[:, LEAN] = -out[:, LEAN]
+    return out
+
+
+def _deviation(
+    attempt: np.ndarray, ref: np.ndarray, acc: np.ndarray, length: int, times: list[float], ref_times: list[float]
+) -> Deviation | None:
+    """Backtrack the best path and find the largest single-joint difference along it."""
+    i, j = len(attempt) - 1, int(np.argmin(acc[-1, :length]))
+    best: Deviation | None = None
+    while True:
+        diff = attempt[i] - ref[j]
+        diff[LEAN] = (diff[LEAN] + 180) % 360 - 180
+        if not np.isnan(diff).all():
+            k = int(np.nanargmax(np.abs(diff)))
+            if best is None or abs(diff[k]) > abs(best.degrees):
+                best = Deviation(times[i], ref_times[j], ANGLES[k], float(diff[k]))
+        if i == 0:
+            return best
+        moves = [(i - 1, j - 1), (i - 1, j), (i, j - 1)] if j > 0 else [(i - 1, j)]
+        i, j = min(moves, key=lambda ij: acc[ij])
