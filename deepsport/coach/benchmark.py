@@ -90,8 +90,8 @@ def evaluate(
         rank = next((n for n, i in enumerate(ids, 1) if i in query.relevant), None)
         per_query.append({"id": query.id, "sport": query.sport or "?", "rank": rank, "ranked": ids})
     by_sport: dict[str, list[dict]] = defaultdict(list)
-    for row in per_query:
-        by_sport[row["sport"]].append(row)
+    for query, row in zip(queries, per_query, strict=True):
+        by_sport[query.sport or "?"].append(row)
     return {
         "signals": "+".join(signals),
         "overall": _metrics(per_query),

@@ -104,7 +104,7 @@ def read_subtitles(path: Path) -> list[tuple[float, float, str]]:
     except (MalformedFileError, MalformedCaptionError, ValueError, UnicodeDecodeError) as err:
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise LibraryError(f"{path}: malformed subtitles ({reason})") from None
-    return [(c.start_in_seconds, c.end_in_seconds, c.text) for c in captions if c.text.strip()]
+    return [(c.start_in_seconds, c.end_in_seconds, c.text) for c in captions.captions if c.text.strip()]
 
 
 def _read_folder(folder: Path, sport: str | None, skill: str | None) -> tuple[list[Segment], list[str]]:
@@ -241,4 +241,3 @@ class Library:
         """The embedding model and endpoint the library's vectors were made with, or None."""
         path = self.path / "embeddings.json"
         return json.loads(path.read_text()) if path.exists() else None
-

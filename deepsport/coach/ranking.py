@@ -284,5 +284,3 @@ def _resample(curve: np.ndarray) -> np.ndarray:
     """A curve at COARSE evenly spaced frames (nearest frame)."""
     picks = np.round(np.linspace(0, len(curve) - 1, COARSE)).astype(int)
     return curve[picks]
-
-

@@ -10,14 +10,14 @@ the distance is the cost along the path divided by the attempt's frames. The att
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
 from deepsport.coach.library import Segment, Signature
 from deepsport.pose.kinematics import ANGLES
-from deepsport.video import Video
+from deepsport.video import Video, VideoError
 
 SIGNATURE_FPS = 8.0
 MAX_FRAMES = 32
@@ -52,11 +52,19 @@ def from_poses(poses: list) -> Signature | None:
     return Signature.from_array([p.time for p in found], angles)
 
 
-def segment_measure(estimator: object) -> object:
-    """A ``Library.add`` measure: the signatures of a video's segments with `estimator`."""
+def segment_measure(estimator: object, warn: Callable[[str], None]) -> Callable[[str, list[Segment]], Iterator]:
+    """A ``Library.add`` measure: the signatures of a video's segments with `estimator`; a video that cannot be
+    read gets no signatures and a warning."""
 
     def measure(video: str, segments: list[Segment]) -> Iterator[Signature | None]:
-        return signatures(video, [(s.start, s.end) for s in segments], estimator)
+        done = 0
+        try:
+            for signature in signatures(video, [(s.start, s.end) for s in segments], estimator):
+                done += 1
+                yield signature
+        except VideoError as err:
+            warn(f"{video}: {err}; its segments have no pose signature")
+            yield from [None] * (len(segments) - done)
 
     return measure
 
