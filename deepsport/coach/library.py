@@ -104,7 +104,11 @@ def read_subtitles(path: Path) -> list[tuple[float, float, str]]:
     except (MalformedFileError, MalformedCaptionError, ValueError, UnicodeDecodeError) as err:
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise LibraryError(f"{path}: malformed subtitles ({reason})") from None
-    return [(c.start_in_seconds, c.end_in_seconds, c.text) for c in captions.captions if c.text.strip()]
+    return [
+        (c.start_time.in_milliseconds() / 1000, c.end_time.in_milliseconds() / 1000, c.text)
+        for c in captions.captions
+        if c.text.strip()
+    ]
 
 
 def _read_folder(folder: Path, sport: str | None, skill: str | None) -> tuple[list[Segment], list[str]]:

@@ -16,7 +16,7 @@ THUMB_PIXELS = 200 * 120
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1200px}
 .row{display:flex;gap:24px;border-top:1px solid #ddd;padding:12px 0}.side{flex:1}
-.frames img{width:24%;margin-right:1%;border:2px solid #3a6fb0}.attempt .frames img{border-color:#e07b00}
+.frames img{width:23%;margin-right:1%;border:2px solid #3a6fb0}.attempt .frames img{border-color:#e07b00}
 .why{color:#555}.note{color:#b8322b}.mistakes{font-weight:600}h3{margin:4px 0}
 """
 

@@ -94,7 +94,7 @@ class Match:
     def why(self) -> str:
         reasons = []
         if self.terms:
-            reasons.append(f"narration matches {', '.join(repr(t) for t in self.terms)}")
+            reasons.append(f"narration or skill matches {', '.join(repr(t) for t in self.terms)}")
         if self.similarity is not None:
             reasons.append(f"meaning close to the mistake (cosine {self.similarity:.2f})")
         if self.pose_distance is not None:
