@@ -18,7 +18,7 @@ from deepsport.agent_config import AgentConfig
 from deepsport.cli import app
 from deepsport.coach.library import Library, Signature
 from deepsport.coach.ranking import Index
-from deepsport.coach.signature import compare, from_poses, mirrored
+from deepsport.coach.signature import compare, deviation, from_poses, mirrored
 from deepsport.dev.endpoint import LocalEndpoint, Reply, scripted
 from deepsport.dev.synthetic import make_video
 from deepsport.pose.kinematics import ANGLES, PoseFrame
@@ -232,12 +232,12 @@ def test_dtw_matches_the_phase_and_names_where_the_attempt_deviates():
     squat = curve([170, 150, 120, 90, 80, 90, 120, 150, 170])
     jump = curve([170, 170, 175, 178, 180, 178, 175, 170, 170])
     attempt = curve([120, 90, 95, 90, 120])  # the bottom of a squat, 15° short of the clip's depth
-    distances, deviations = compare(attempt, [jump, squat])
+    distances = compare(attempt.array(), [jump.array(), squat.array()])
     assert distances[1] == pytest.approx(15 / 5 / len(ANGLES)) and distances[0] > 6
-    dev = deviations[1]
+    dev = deviation(attempt, squat)
     assert dev is not None and (dev.joint, dev.time, dev.clip_time, dev.degrees) == ("right_knee", 0.25, 0.5, 15.0)
     left = curve([120, 90, 80, 90], joint="left_knee")  # the same movement seen from the other side
-    assert compare(left, [squat])[0][0] == 0.0
+    assert compare(left.array(), [squat.array()])[0] == 0.0
     assert np.allclose(mirrored(mirrored(squat.array())), squat.array())
 
 
@@ -308,15 +308,15 @@ def low_forehand(tmp_path_factory) -> Path:
 
 @needs_clips
 def test_coach_names_the_mistake_and_recommends_the_clip(clip_library, low_forehand, tmp_path):
-    said = "<answer>He bends at the waist instead of bending his knees to reach the low ball.</answer>"
+    answer = "<answer>He bends at the waist instead of bending his knees to reach the low ball.</answer>"
     page = tmp_path / "coach.html"
-    with LocalEndpoint(scripted(lambda messages: said)) as server:
+    with LocalEndpoint(scripted(lambda messages: answer)) as server:
         args = ["--backend", "openai", "--base-url", server.url, "--model", "coach", "--max-turns", "1"]
         result = run("coach", low_forehand, "--library", clip_library, "--sport", "tennis", *args, "--json")
         result_html = run("coach", low_forehand, "--library", clip_library, *args, "--top-k", "2", "--html", page)
     assert result.exit_code == 0, result.output
     coaching = json.loads(result.stdout)
-    assert coaching["mistakes"] == said.removeprefix("<answer>").removesuffix("</answer>")
+    assert coaching["mistakes"] == answer.removeprefix("<answer>").removesuffix("</answer>")
     assert "tennis attempt" in server.requests[0].body["messages"][1]["content"][-1]["text"]
     clips = coaching["clips"]
     assert clips[0]["id"] == "low-forehand" and clips[0]["start"] == 12.6 and clips[0]["pose_distance"] < 5
@@ -326,7 +326,7 @@ def test_coach_names_the_mistake_and_recommends_the_clip(clip_library, low_foreh
     if CHROMIUM:
         flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", f"--user-data-dir={tmp_path}/c"]
         dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True).stdout
-        assert dom.count("<section class=\"row\"") == 2 and "Likely mistakes: He bends at the waist" in dom
+        assert dom.count('<section class="row"') == 2 and "Likely mistakes: He bends at the waist" in dom
         assert dom.count('<img src="data:image/jpeg;base64,') == 2 * (4 + 4)  # the attempt beside each clip
 
 

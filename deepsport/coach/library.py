@@ -211,19 +211,25 @@ class Library:
         progress: Callable[[int], None] = lambda n: None,
     ) -> tuple[int, int]:
         """Append the segments not in the library yet, each with its pose signature from ``measure(video,
-        segments)`` (None: no pose), video by video; returns (added, already there)."""
+        segments)`` (None: no pose), a video's segments at once when they are all measured (a killed run loses at
+        most the video it was measuring); returns (added, already there)."""
         done = {str(row["id"]) for row in read_jsonl(self.file)} if self.exists() else set()
-        todo = [s for s in segments if s.id not in done]
+        todo = []
+        for segment in segments:  # the first segment of each id not in the library yet
+            if segment.id not in done:
+                done.add(segment.id)
+                todo.append(segment)
         by_video: dict[str, list[Segment]] = {}
         for segment in todo:
             by_video.setdefault(segment.video, []).append(segment)
         with JsonlAppender(self.file) as out:
             for video, group in by_video.items():
                 poses = measure(video, group) if measure else iter([None] * len(group))
+                measured = []
                 for segment, pose in zip(group, poses, strict=True):
-                    out.write(segment.model_copy(update={"pose": pose}))
-                    done.add(segment.id)
+                    measured.append(segment.model_copy(update={"pose": pose}))
                     progress(1)
+                out.write_many(measured)
         return len(todo), len(segments) - len(todo)
 
     def info(self) -> dict:

@@ -22,11 +22,11 @@ from typing import Any
 import numpy as np
 
 from deepsport.coach.library import Library, LibraryError, Segment, Signature
-from deepsport.coach.signature import Deviation, compare
+from deepsport.coach.signature import Deviation, compare, deviation, stack
 
 RRF_K = 60
 LIST_DEPTH = 100  # entries of each ranked list that take part in the fusion
-POSE_POOL = 256
+POSE_POOL = 128
 COARSE = 8
 SIGNALS = ("text", "pose")
 logging.getLogger("bm25s").setLevel(logging.ERROR)
@@ -138,8 +138,9 @@ class Index:
         self.sports = np.array([s.sport.lower() for s in self.segments])
         posed = [k for k, s in enumerate(self.segments) if s.pose is not None]
         self.pose_rows = np.array(posed, dtype=np.int64)
-        self.pose_sigs: list[Signature] = [self.segments[k].pose for k in posed]  # type: ignore[misc]
-        self.coarse = np.stack([_resample(s.array()) for s in self.pose_sigs]) if posed else np.zeros((0, COARSE, 9))
+        self.curves = [self.segments[k].pose.array() for k in posed]  # type: ignore[union-attr]
+        self.padded, self.lengths = stack(self.curves)
+        self.coarse = np.stack([_resample(c) for c in self.curves]) if posed else np.zeros((0, COARSE, 9))
         self.embedder, self.vectors = embedder, self._vectors(embedder)
         self.warning: str | None = None  # set when the embedding endpoint failed during a search
 
@@ -176,6 +177,9 @@ class Index:
                 fused[k] = fused.get(k, 0.0) + 1.0 / (RRF_K + rank)
         best = sorted(fused, key=lambda k: (-fused[k], -facts[k].get("text_score", 0.0)))[:top_k]
         matches = [Match(self.segments[k], fused[k], **facts[k]) for k in best]
+        for match in matches:
+            if attempt is not None and match.pose_distance is not None and match.segment.pose is not None:
+                match.deviation = deviation(attempt, match.segment.pose)
         if text:
             words = self._words(text)
             for match in matches:
@@ -202,13 +206,13 @@ class Index:
             pool = pool[_top(-distance, POSE_POOL)]
         if not len(pool):
             return []
-        distances, deviations = compare(attempt, [self.pose_sigs[p] for p in pool])
+        distances = compare(attempt.array(), (self.padded[pool], self.lengths[pool]))
         order = np.argsort(distances, kind="stable")[:LIST_DEPTH]
         ranked = []
         for o in order:
             if np.isfinite(distances[o]):
                 row = int(self.pose_rows[pool[o]])
-                facts.setdefault(row, {}).update(pose_distance=float(distances[o]), deviation=deviations[o])
+                facts.setdefault(row, {})["pose_distance"] = float(distances[o])
                 ranked.append(row)
         return ranked
 

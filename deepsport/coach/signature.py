@@ -72,36 +72,45 @@ def segment_measure(estimator: object, warn: Callable[[str], None]) -> Callable[
 def stack(curves: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Curves of different lengths as one (N, longest, joints) array padded with NaN, and their lengths."""
     lengths = np.array([len(c) for c in curves], dtype=np.int64)
-    out = np.full((len(curves), int(lengths.max(initial=1)), len(ANGLES)), np.nan)
+    out = np.full((len(curves), int(lengths.max(initial=1)), len(ANGLES)), np.nan, dtype=np.float32)
     for k, curve in enumerate(curves):
         out[k, : len(curve)] = curve
     return out, lengths
 
 
 def local_costs(query: np.ndarray, refs: np.ndarray) -> np.ndarray:
-    """(N, n, m) mean absolute angle difference between each query frame and each reference frame (degrees)."""
-    diff = np.abs(query[None, :, None, :] - refs[:, None, :, :])
-    diff[..., LEAN] = np.minimum(diff[..., LEAN], 360 - diff[..., LEAN])
-    seen = ~np.isnan(diff)
-    counts = seen.sum(axis=-1)
-    total = np.where(seen, diff, 0.0).sum(axis=-1)
+    """(N, n, m) mean absolute angle difference between each query frame and each reference frame (degrees),
+    over the angles seen in both; UNSEEN_COST where none is."""
+    seen_query, seen_refs = ~np.isnan(query), ~np.isnan(refs)
+    counts = np.einsum("ij,nkj->nik", seen_query.astype(np.float32), seen_refs.astype(np.float32))
+    diff = query.astype(np.float32)[None, :, None, :] - refs.astype(np.float32)[:, None, :, :]
+    np.abs(diff, out=diff)
+    lean = diff[..., LEAN]
+    np.minimum(lean, 360 - lean, out=lean)
+    np.copyto(diff, 0.0, where=np.isnan(diff))
+    total = diff.sum(axis=-1)
     return np.where(counts > 0, total / np.maximum(counts, 1), UNSEEN_COST)
 
 
-def subsequence_dtw(query: np.ndarray, refs: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def subsequence_dtw(query: np.ndarray, refs: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """Subsequence DTW of one query curve (n, joints) against N padded reference curves: the accumulated cost
-    matrices (N, n, m) and each reference's distance (best end, divided by n)."""
+    matrices (N, n, m), computed one anti-diagonal at a time (every cell of one depends only on the two before)."""
     cost = local_costs(query, refs)
     n_refs, n, m = cost.shape
     cost = np.where(np.arange(m)[None, None, :] >= lengths[:, None, None], np.inf, cost)  # padding
-    acc = np.empty_like(cost)
-    acc[:, 0] = cost[:, 0]  # free start anywhere in the reference
-    for i in range(1, n):
-        acc[:, i, 0] = cost[:, i, 0] + acc[:, i - 1, 0]
-        diagonal_up = np.minimum(acc[:, i - 1, 1:], acc[:, i - 1, :-1])
-        for j in range(1, m):
-            acc[:, i, j] = cost[:, i, j] + np.minimum(diagonal_up[:, j - 1], acc[:, i, j - 1])
-    return acc, acc[:, n - 1].min(axis=1) / n  # free end
+    acc = np.full((n_refs, n + 1, m + 1), np.inf)
+    acc[:, 0, :] = 0.0  # free start anywhere in the reference
+    for d in range(n + m - 1):
+        i = np.arange(max(0, d - m + 1), min(n - 1, d) + 1)
+        j = d - i
+        before = np.minimum(np.minimum(acc[:, i, j + 1], acc[:, i + 1, j]), acc[:, i, j])
+        acc[:, i + 1, j + 1] = cost[:, i, j] + before
+    return acc[:, 1:, 1:]
+
+
+def distances(acc: np.ndarray) -> np.ndarray:
+    """Each reference's DTW distance: the best end in the reference (free end), per query frame."""
+    return acc[:, -1].min(axis=1) / acc.shape[1]
 
 
 @dataclass(frozen=True)
@@ -114,19 +123,20 @@ class Deviation:
     degrees: float  # attempt minus clip
 
 
-def compare(query: Signature, refs: list[Signature]) -> tuple[np.ndarray, list[Deviation | None]]:
-    """The DTW distance (degrees) from the attempt `query` to each reference, the better of as-is and mirrored,
-    and where along the best alignment the attempt deviates most."""
-    curve = query.array()
-    padded, lengths = stack([r.array() for r in refs])
-    best = np.full(len(refs), np.inf)
-    deviations: list[Deviation | None] = [None] * len(refs)
-    for attempt in (curve, mirrored(curve)):
-        acc, distance = subsequence_dtw(attempt, padded, lengths)
-        for k in np.flatnonzero(distance < best):
-            best[k] = distance[k]
-            deviations[k] = _deviation(attempt, padded[k], acc[k], int(lengths[k]), query.times, refs[k].times)
-    return best, deviations
+def compare(query: np.ndarray, refs: list[np.ndarray] | tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """The DTW distance (mean degrees per attempt frame) from the attempt curve `query` to each reference curve
+    (a list, or already ``stack``ed with their lengths), the better of as-is and mirrored."""
+    padded, lengths = stack(refs) if isinstance(refs, list) else refs
+    return np.minimum(*(distances(subsequence_dtw(q, padded, lengths)) for q in (query, mirrored(query))))
+
+
+def deviation(query: Signature, ref: Signature) -> Deviation | None:
+    """Where along the best alignment (as-is or mirrored) the attempt differs most from the clip in one joint."""
+    curve, clip = query.array(), ref.array()
+    lengths = np.array([len(clip)])
+    runs = [(q, subsequence_dtw(q, clip[None], lengths)[0]) for q in (curve, mirrored(curve))]
+    attempt, acc = min(runs, key=lambda run: run[1][-1].min())
+    return _deviation(attempt, clip, acc, query.times, ref.times)
 
 
 def mirrored(curve: np.ndarray) -> np.ndarray:
@@ -137,10 +147,10 @@ def mirrored(curve: np.ndarray) -> np.ndarray:
 
 
 def _deviation(
-    attempt: np.ndarray, ref: np.ndarray, acc: np.ndarray, length: int, times: list[float], ref_times: list[float]
+    attempt: np.ndarray, ref: np.ndarray, acc: np.ndarray, times: list[float], ref_times: list[float]
 ) -> Deviation | None:
     """Backtrack the best path and find the largest single-joint difference along it."""
-    i, j = len(attempt) - 1, int(np.argmin(acc[-1, :length]))
+    i, j = len(attempt) - 1, int(np.argmin(acc[-1]))
     best: Deviation | None = None
     while True:
         diff = attempt[i] - ref[j]
