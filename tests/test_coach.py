@@ -125,6 +125,13 @@ def test_bad_library_input_warns_or_fails_in_one_line(narrated, tmp_path):
     )
     one_line_error(run("library", "info", tmp_path / "nowhere"), "is not a library")
     one_line_error(run("coach", "eval", tmp_path / "none.jsonl", "--library", tmp_path / "l4"), "does not exist")
+    bench = tmp_path / "bench.jsonl"
+    bench.write_text(json.dumps({"id": "q", "relevant": ["x"]}) + "\n")
+    one_line_error(
+        run("coach", "eval", bench, "--library", tmp_path / "l4"), "row 1", "a query needs a text or a video"
+    )
+    one_line_error(run("coach", "eval", bench, "--library", tmp_path / "l4", "--signals", "sound"), "unknown signals")
+    one_line_error(run("coach", tmp_path / "missing.mp4", "--library", tmp_path / "l4"), "missing.mp4")
 
 
 def test_library_add_resumes_after_a_kill(narrated, tmp_path):
