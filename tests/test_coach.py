@@ -331,18 +331,30 @@ def test_coach_names_the_mistake_and_recommends_the_clip(clip_library, low_foreh
     assert coaching["notes"] == [] and {c["sport"] for c in clips} == {"tennis"}
     assert result_html.exit_code == 0 and "1. tennis_coach_talking.mp4 12.60–14.60s" in said(result_html)
     if CHROMIUM:
-        flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", f"--user-data-dir={tmp_path}/c"]
-        dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True).stdout
+        dom = chromium_dom(page, tmp_path)
         assert dom.count('<section class="row"') == 2 and "Likely mistakes: He bends at the waist" in dom
         assert dom.count('<img src="data:image/jpeg;base64,') == 2 * (4 + 4)  # the attempt beside each clip
 
 
-def test_coach_with_a_tiny_model_and_nobody_in_the_attempt(tiny_model_dir, counter_video, text_library):
-    args = ["--model", tiny_model_dir(), "--max-turns", "1", "--max-new-tokens", "8", "--json"]
+def test_coach_with_a_tiny_model_and_nobody_in_the_attempt(tiny_model_dir, counter_video, text_library, tmp_path):
+    page = tmp_path / "page.html"
+    args = ["--model", tiny_model_dir(), "--max-turns", "1", "--max-new-tokens", "8", "--json", "--html", page]
     result = run("coach", counter_video, "--library", text_library, "--question", "my knees are straight", *args)
     assert result.exit_code == 0, result.output
     coaching = json.loads(result.stdout)
     assert coaching["notes"][0] == "no person visible in the attempt: ranked by text only"
     assert coaching["clips"][0]["id"] == "a@2.00-4.00" and coaching["trajectory"]["turns"]
+    assert all(c["pose_distance"] is None for c in coaching["clips"])
+    if CHROMIUM:
+        dom = chromium_dom(page, tmp_path)
+        assert "no person visible in the attempt: ranked by text only" in dom
+        assert dom.count('<img src="data:image/jpeg;base64,') == len(coaching["clips"]) * (4 + 4)
     nothing = run("coach", counter_video, "--library", text_library, "--no-assess")
     one_line_error(nothing, "nothing to rank by: no person visible in the attempt")
+
+
+def chromium_dom(page: Path, tmp_path: Path) -> str:
+    """The page as headless Chromium renders it (its DOM after scripts and parsing)."""
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", f"--user-data-dir={tmp_path}/chromium"]
+    cmd = [CHROMIUM, *flags, "--dump-dom", page.as_uri()]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
