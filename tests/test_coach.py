@@ -117,12 +117,18 @@ def test_bad_library_input_warns_or_fails_in_one_line(narrated, tmp_path):
     one_line_error(run("library", "add", tmp_path / "nothing", "--library", tmp_path / "l3"), "does not exist")
     rows = tmp_path / "rows.jsonl"
     row = {"video": "a.mp4", "start": 0, "end": 1, "text": "t", "sport": "tennis", "skill": "serve"}
-    rows.write_text(json.dumps(row) + "\n" + json.dumps({**row, "video": "../x.mp4"}) + "\n")
+    bad = [{**row, "video": "../x.mp4"}, {**row, "start": "soon"}, {**row, "text": " "}]
+    rows.write_text("".join(json.dumps(r) + "\n" for r in [row, *bad]))
     one_line_error(run("library", "add", rows, "--library", tmp_path / "l4"), "no usable rows")
     result = run("library", "add", rows, "--library", tmp_path / "l4", "--video-root", narrated / "tennis/serve")
-    assert result.exit_code == 0 and "video '../x.mp4': a path relative to the video root may not use '..'" in (
-        " ".join(result.stderr.split())
+    warnings = " ".join(result.stderr.split())
+    assert result.exit_code == 0 and "row 2: video '../x.mp4': a path relative to the video root may not use '..'" in (
+        warnings
     )
+    assert "row 3: start: Input should be a valid number" in warnings and "row 4: text: Value error, the narration" in (
+        warnings
+    )
+    assert [s.id for s in Library(tmp_path / "l4").segments()] == ["a@0.00-1.00"]
     one_line_error(run("library", "info", tmp_path / "nowhere"), "is not a library")
     one_line_error(run("coach", "eval", tmp_path / "none.jsonl", "--library", tmp_path / "l4"), "does not exist")
     bench = tmp_path / "bench.jsonl"

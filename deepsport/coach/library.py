@@ -162,13 +162,13 @@ def _read_rows(path: Path, root: Path, sport: str | None, skill: str | None) -> 
             warnings.append(f"{path} row {number}: video {name} not found under {root}; skipped")
             continue
         given = {"sport": sport, "skill": skill}
-        row = {**row, "video": str(video), **{k: v for k, v in given.items() if v}}
-        row.setdefault("id", segment_id(video, float(row.get("start", 0)), float(row.get("end", 0))))
+        row = {"id": "", **row, "video": str(video), **{k: v for k, v in given.items() if v}}
         segment, problem = _segment(row)
         if segment is None:
             warnings.append(f"{path} row {number}: {problem}; skipped")
-        else:
-            segments.append(segment)
+            continue
+        segment.id = segment.id or segment_id(video, segment.start, segment.end)
+        segments.append(segment)
     if not segments:
         raise LibraryError(f"no usable rows in {path}")
     return segments, warnings

@@ -7,8 +7,9 @@ against the segments' (``deepsport.coach.signature``). The lists are fused by re
 segment's score is the sum of 1 / (60 + rank) over the lists it is in. A sport, when given, restricts every list.
 
 The BM25 index is saved in the library (``index/``) and rebuilt when the segments changed. DTW runs against at
-most POSE_POOL clips: when the sport has more, the nearest by a coarse distance (curves resampled to COARSE
-frames, compared frame by frame) are kept.
+most POSE_POOL clips: when the sport has more, the nearest by a coarse distance are kept (both curves resampled to
+COARSE frames; each attempt frame's cost to its closest clip frame, averaged: a path free to visit the clip's
+frames in any order, so never more than DTW at that resolution).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from deepsport.coach.library import Library, LibraryError, Segment, Signature
-from deepsport.coach.signature import Deviation, compare, deviation, stack
+from deepsport.coach.signature import Deviation, compare, deviation, local_costs, mirrored, stack
 
 RRF_K = 60
 LIST_DEPTH = 100  # entries of each ranked list that take part in the fusion
@@ -201,8 +202,9 @@ class Index:
         """Library rows ranked by DTW distance to the attempt (the POSE_POOL nearest by the coarse distance)."""
         pool = np.flatnonzero(allowed)
         if len(pool) > POSE_POOL:
-            coarse = np.abs(self.coarse[pool] - _resample(attempt.array())[None])
-            distance = np.nanmean(np.where(np.isnan(coarse), 90.0, coarse), axis=(1, 2))
+            curve = _resample(attempt.array())
+            refs = self.coarse[pool]
+            distance = np.minimum(*(local_costs(q, refs).min(axis=2).mean(axis=1) for q in (curve, mirrored(curve))))
             pool = pool[_top(-distance, POSE_POOL)]
         if not len(pool):
             return []
