@@ -18,7 +18,7 @@ from deepsport.agent_config import AgentConfig
 from deepsport.cli import app
 from deepsport.coach.library import Library, Signature
 from deepsport.coach.ranking import Index
-from deepsport.coach.signature import compare, deviation, from_poses, mirrored
+from deepsport.coach.signature import compare, deviation, envelope, envelope_costs, from_poses, mirrored, stack
 from deepsport.dev.endpoint import LocalEndpoint, Reply, scripted
 from deepsport.dev.synthetic import make_video
 from deepsport.pose.kinematics import ANGLES, PoseFrame
@@ -252,6 +252,10 @@ def test_dtw_matches_the_phase_and_names_where_the_attempt_deviates():
     left = curve([120, 90, 80, 90], joint="left_knee")  # the same movement seen from the other side
     assert compare(left.array(), [squat.array()])[0] == 0.0
     assert np.allclose(mirrored(mirrored(squat.array())), squat.array())
+    low, high = envelope(stack([jump.array(), squat.array()])[0])
+    bound = envelope_costs(attempt.array(), low, high)  # what narrows a big sport's clips before DTW
+    assert bound[1] == 0.0 and bound[0] == pytest.approx((50 + 80 + 75 + 80 + 50) / 5 / len(ANGLES))
+    assert (bound <= distances + 1e-6).all()
 
 
 def test_a_signature_needs_a_person_in_half_the_frames():

@@ -7,9 +7,10 @@ against the segments' (``deepsport.coach.signature``). The lists are fused by re
 segment's score is the sum of 1 / (60 + rank) over the lists it is in. A sport, when given, restricts every list.
 
 The BM25 index is saved in the library (``index/``) and rebuilt when the segments changed. DTW runs against at
-most POSE_POOL clips: when the sport has more, the nearest by a coarse distance are kept (both curves resampled to
-COARSE frames; each attempt frame's cost to its closest clip frame, averaged: a path free to visit the clip's
-frames in any order, so never more than DTW at that resolution).
+most POSE_POOL clips. When the sport has more, two bounds narrow it: ENVELOPE_POOL clips whose angle ranges the
+attempt stays closest to (how far each attempt frame's angles lie outside the clip's per-joint range), then the
+POSE_POOL nearest by a coarse cost (both curves at COARSE frames; each attempt frame's cost to its closest clip
+frame, averaged: a path free to visit the clip's frames in any order). Neither exceeds DTW at its resolution.
 """
 
 from __future__ import annotations
@@ -23,11 +24,21 @@ from typing import Any
 import numpy as np
 
 from deepsport.coach.library import Library, LibraryError, Segment, Signature
-from deepsport.coach.signature import Deviation, compare, deviation, local_costs, mirrored, stack
+from deepsport.coach.signature import (
+    Deviation,
+    compare,
+    deviation,
+    envelope,
+    envelope_costs,
+    local_costs,
+    mirrored,
+    stack,
+)
 
 RRF_K = 60
 LIST_DEPTH = 100  # entries of each ranked list that take part in the fusion
 POSE_POOL = 128
+ENVELOPE_POOL = 1024
 COARSE = 8
 SIGNALS = ("text", "pose")
 logging.getLogger("bm25s").setLevel(logging.ERROR)
@@ -141,6 +152,7 @@ class Index:
         self.pose_rows = np.array(posed, dtype=np.int64)
         self.curves = [self.segments[k].pose.array() for k in posed]  # type: ignore[union-attr]
         self.padded, self.lengths = stack(self.curves)
+        self.low, self.high = envelope(self.padded)
         self.coarse = np.stack([_resample(c) for c in self.curves]) if posed else np.zeros((0, COARSE, 9))
         self.embedder, self.vectors = embedder, self._vectors(embedder)
         self.warning: str | None = None  # set when the embedding endpoint failed during a search
@@ -199,10 +211,13 @@ class Index:
             return None
 
     def _pose(self, attempt: Signature, allowed: np.ndarray, facts: dict[int, dict[str, Any]]) -> list[int]:
-        """Library rows ranked by DTW distance to the attempt (the POSE_POOL nearest by the coarse distance)."""
+        """Library rows ranked by DTW distance to the attempt (against the pool the module docstring describes)."""
         pool = np.flatnonzero(allowed)
+        curve = _resample(attempt.array())
+        if len(pool) > ENVELOPE_POOL:
+            bound = [envelope_costs(q, self.low[pool], self.high[pool]) for q in (curve, mirrored(curve))]
+            pool = pool[_top(-np.minimum(*bound), ENVELOPE_POOL)]
         if len(pool) > POSE_POOL:
-            curve = _resample(attempt.array())
             refs = self.coarse[pool]
             distance = np.minimum(*(local_costs(q, refs).min(axis=2).mean(axis=1) for q in (curve, mirrored(curve))))
             pool = pool[_top(-distance, POSE_POOL)]

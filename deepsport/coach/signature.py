@@ -10,6 +10,7 @@ the distance is the cost along the path divided by the attempt's frames. The att
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -90,6 +91,23 @@ def local_costs(query: np.ndarray, refs: np.ndarray) -> np.ndarray:
     np.copyto(diff, 0.0, where=np.isnan(diff))
     total = diff.sum(axis=-1)
     return np.where(counts > 0, total / np.maximum(counts, 1), UNSEEN_COST)
+
+
+def envelope(padded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each curve's (N, joints) lowest and highest angle over its frames (NaN for a joint never seen)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN joints stay NaN
+        return np.nanmin(padded, axis=1), np.nanmax(padded, axis=1)
+
+
+def envelope_costs(query: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """(N,) per query frame, the mean over joints of how far the angle lies outside each curve's [low, high]
+    range: no frame of that curve is nearer, so this never exceeds the DTW distance (the lean's wrap aside)."""
+    gap = np.maximum(np.maximum(low[:, None, :] - query[None], query[None] - high[:, None, :]), 0.0)
+    seen = ~np.isnan(gap)
+    counts = seen.sum(axis=-1)
+    total = np.where(seen, gap, 0.0).sum(axis=-1)
+    return np.where(counts > 0, total / np.maximum(counts, 1), UNSEEN_COST).mean(axis=1)
 
 
 def subsequence_dtw(query: np.ndarray, refs: np.ndarray, lengths: np.ndarray) -> np.ndarray:
