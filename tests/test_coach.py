@@ -149,6 +149,8 @@ def test_library_add_resumes_after_a_kill(narrated, tmp_path):
     assert again.exit_code == 0 and "Added 2 segments" in said(again) and "(1 already there)" in said(again)
     assert [s.id for s in Library(library).segments()] == [json.loads(line)["id"] for line in lines]
     assert "Added 0 segments" in said(run("library", "add", narrated, "--library", library, "--no-pose"))
+    (library / "segments.jsonl").write_text(lines[0] + '{"id": "x", "video": "v.mp4"}\n' + lines[2])
+    one_line_error(run("library", "info", library), "segments.jsonl:2: start: Field required")
 
 
 # --- find_instruction -----------------------------------------------------------------------------------------
