@@ -14,6 +14,7 @@ from rich.markup import escape
 from data_distill.cli import app as distill_app
 from deepsport import flags
 from deepsport.backends import DEFAULT_MODEL
+from deepsport.coach.cli import coach_app, library_app
 from deepsport.console import console, err_console, fail
 from deepsport.tools_cli import app as tools_app
 from eval.cli import app as eval_app
@@ -23,6 +24,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Understand s
 dev_app = typer.Typer(no_args_is_help=True, help="Developer tools: offline tiny models for smoke tests.")
 app.add_typer(tools_app)  # frames, info, spot, pose: the tools alone
 app.add_typer(dev_app, name="dev")
+app.add_typer(library_app, name="library")  # instructional clips for `coach` and find_instruction
+app.add_typer(coach_app, name="coach")
 app.add_typer(distill_app, name="distill")
 app.add_typer(eval_app, name="eval")
 app.add_typer(train_app, name="train")
@@ -53,6 +56,10 @@ def ask(
     spotter: Annotated[
         Path | None, typer.Option(help="Trained spotter checkpoint (key: tool_options.spot_actions.checkpoint).")
     ] = None,
+    library: Annotated[
+        Path | None,
+        typer.Option(help="Instruction library for find_instruction (key: tool_options.find_instruction.library)."),
+    ] = None,
     max_new_tokens: flags.MaxNewTokens = None,
     temperature: flags.Temperature = None,
     tool_protocol: flags.ToolProtocol = None,
@@ -65,6 +72,7 @@ def ask(
     Agent settings: AgentConfig's defaults < --config's agent: section < AGENT_OVERRIDES (preset=baseline) < flags."""
     from deepsport.agent import Agent, AgentConfig
     from deepsport.backends import BackendError, load_chat_model
+    from deepsport.coach.library import Library, LibraryError
     from deepsport.config import ConfigError, load_config
     from deepsport.spotting import make_spotter
     from deepsport.spotting.model import CheckpointError
@@ -72,8 +80,10 @@ def ask(
 
     given: dict[str, Any] = dict(max_turns=max_turns, initial_frames=initial_frames, sampling=sampling)
     given |= dict(max_frames=max_frames)
-    given |= dict(max_new_tokens=max_new_tokens, temperature=temperature, spotter=spotter, tool_protocol=tool_protocol)
+    given |= dict(max_new_tokens=max_new_tokens, temperature=temperature, tool_protocol=tool_protocol)
+    given |= dict(spotter=spotter, library=library)
     keys = {**flags.AGENT_KEYS, "spotter": "tool_options.spot_actions.checkpoint"}
+    keys["library"] = "tool_options.find_instruction.library"
     try:
         agent = load_config(AgentConfig, config, [*(agent_overrides or []), *flags.overrides(keys, **given)], "agent")
     except ConfigError as err:
@@ -83,7 +93,9 @@ def ask(
         checkpoint = agent.tool_options.get("spot_actions", {}).get("checkpoint")
         if checkpoint:
             make_spotter(checkpoint)
-    except (VideoError, CheckpointError) as err:
+        if agent.tool_options.get("find_instruction", {}).get("library"):
+            Library(agent.tool_options["find_instruction"]["library"]).check()
+    except (VideoError, CheckpointError, LibraryError) as err:
         raise fail(str(err)) from None
     shown = err_console if as_json else console
     try:

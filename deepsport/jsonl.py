@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
@@ -60,7 +60,11 @@ class JsonlAppender:
         self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (closed in close())
 
     def write(self, record: Record) -> None:
-        self._file.write(to_line(record))
+        self.write_many([record])
+
+    def write_many(self, records: Sequence[Record]) -> None:
+        """Append several records with one fsync (all durable once it returns)."""
+        self._file.write("".join(to_line(record) for record in records))
         self._file.flush()
         os.fsync(self._file.fileno())
 

@@ -87,12 +87,12 @@ class ToolEnvironment:
 
 def tool_schemas(settings: AgentConfig) -> list[dict[str, Any]]:
     """The JSON schemas the model is shown, exactly as ``Toolbox.schemas`` gives them to the agent."""
-    return [REGISTRY[name].schema() for name in tool_names(settings.tools)]
+    return [REGISTRY[name].schema() for name in tool_names(settings.tools, settings.tool_options)]
 
 
 def environment_factory(settings: AgentConfig, video_root: str | Path) -> Callable[[], ToolEnvironment]:
     """A zero-argument factory for TRL (checks the configured tools first)."""
-    tool_names(settings.tools)
+    tool_names(settings.tools, settings.tool_options)
     return functools.partial(ToolEnvironment, settings, video_root)
 
 

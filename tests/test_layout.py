@@ -10,7 +10,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 STAGES = ("data_distill", "rl", "eval")
-CLI = ("deepsport.cli", "deepsport.tools_cli", "data_distill.cli", "eval.cli", "rl.cli")
+CLI = ("deepsport.cli", "deepsport.tools_cli", "deepsport.coach.cli", "data_distill.cli", "eval.cli", "rl.cli")
 
 
 def modules() -> dict[str, Path]:

@@ -1,6 +1,7 @@
 """The agent's tool suite. Each tool is one module that registers itself on import."""
 
-from deepsport.tools import frames, pose, spot  # noqa: F401  (register choose_frames, estimate_pose, spot_actions)
+# registers choose_frames, find_instruction, estimate_pose, spot_actions
+from deepsport.tools import frames, instruction, pose, spot  # noqa: F401
 from deepsport.tools.base import (
     REGISTRY,
     Budget,

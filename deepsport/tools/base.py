@@ -115,6 +115,7 @@ class Tool(ABC):
     name: ClassVar[str]
     description: ClassVar[str]
     parameters: ClassVar[dict[str, Any]]  # JSON Schema of the arguments object
+    requires: ClassVar[tuple[str, ...]] = ()  # options it is offered only with (find_instruction: a library)
 
     def __init__(self, episode: Episode) -> None:
         self.episode = episode
@@ -156,15 +157,22 @@ def register(cls: type[Tool]) -> type[Tool]:
     return cls
 
 
-def tool_names(names: list[str] | None = None) -> list[str]:
-    """The tools to offer: `names` checked against the registry, or every registered tool that can run here
-    ([] means none: the no-tools baseline). Raises ValueError naming an unknown or unavailable tool."""
+def tool_names(names: list[str] | None = None, options: dict[str, dict[str, Any]] | None = None) -> list[str]:
+    """The tools to offer: `names` checked against the registry, or every registered tool that can run here and
+    has the options it requires in `options` ([] means none: the no-tools baseline). Raises ValueError naming an
+    unknown or unavailable tool."""
+    options = options or {}
+
+    def unmet(name: str) -> list[str]:
+        return [o for o in REGISTRY[name].requires if options.get(name, {}).get(o) is None]
+
     if names is None:
-        return [n for n, tool in REGISTRY.items() if tool.missing() is None]
+        return [n for n, tool in REGISTRY.items() if tool.missing() is None and not unmet(n)]
     unknown = [n for n in names if n not in REGISTRY]
     if unknown:
         raise ValueError(f"unknown tool(s) {unknown}; available: {sorted(REGISTRY)}")
     missing = [f"{n} cannot run: {REGISTRY[n].missing()}" for n in names if REGISTRY[n].missing()]
+    missing += [f"{n} needs tool_options.{n}.{unmet(n)[0]}" for n in names if unmet(n)]
     if missing:
         raise ValueError("; ".join(missing))
     return list(names)
@@ -192,7 +200,7 @@ class Toolbox:
         options = options or {}
         check_options(options)
         self.episode = episode
-        self.tools = {n: REGISTRY[n](episode, **options.get(n, {})) for n in tool_names(names)}
+        self.tools = {n: REGISTRY[n](episode, **options.get(n, {})) for n in tool_names(names, options)}
         self.validators = {n: jsonschema.Draft202012Validator(t.parameters) for n, t in self.tools.items()}
 
     def schemas(self) -> list[dict[str, Any]]:
