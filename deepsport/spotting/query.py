@@ -8,6 +8,8 @@ nearby.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from PIL import Image
 
@@ -55,6 +57,12 @@ class TextMatcher:
         image = image / image.norm(dim=-1, keepdim=True)
         text_features = text_features / text_features.norm(dim=-1, keepdim=True)
         return (image @ text_features.T).squeeze(-1).float().cpu().numpy()
+
+
+@functools.cache
+def load_matcher(name: str) -> TextMatcher:
+    """The matcher for a model name, loaded once per process (every episode's tool shares it)."""
+    return TextMatcher(name)
 
 
 def rank(events: list[Event], video: Video, query: str, matcher: TextMatcher | None) -> list[Event]:

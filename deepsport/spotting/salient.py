@@ -43,6 +43,7 @@ BASELINE = 60.0  # seconds per block of the usual level in long videos
 MOTION_FLOOR = 0.005  # smallest motion MAD used (about 1.3 grey levels)
 CELL_FLOOR = 0.006  # smallest per-cell motion MAD used
 IMPACT_PAST = 0.2  # seconds before a sample that its motion is compared with
+TICK_CORRELATION = 0.5  # see ticking()
 IMPACT_CELLS = 3  # an impact's strength: the mean of this many most surprising cells
 MOTION_SMOOTH = 0.2  # seconds either side
 LOUDNESS_FLOOR = 3.0  # smallest loudness MAD used, dB
@@ -129,8 +130,22 @@ def impact(times: np.ndarray, cells: np.ndarray) -> np.ndarray:
     before = sliding_window_view(padded[:-1], past, axis=0).mean(axis=-1)
     local = local - before
     z = np.column_stack([surprise(times, local[:, c], CELL_FLOOR) for c in range(local.shape[1])])
-    top = np.sort(z, axis=1)[:, -IMPACT_CELLS:].mean(axis=1)
-    return top
+    z[:, ticking(z)] = 0.0
+    return np.sort(z, axis=1)[:, -IMPACT_CELLS:].mean(axis=1)
+
+
+def ticking(z: np.ndarray) -> np.ndarray:
+    """Which cells' bursts repeat at a steady period (a clock, a counter, a blinking logo): the samples where they
+    rise above Z_START coincide with themselves shifted by some lag for at least TICK_CORRELATION of them."""
+    spikes = (z > Z_START).astype(np.float64)
+    count = len(spikes)
+    if count < 8:
+        return np.zeros(z.shape[1], dtype=bool)
+    spectrum = np.fft.rfft(spikes, n=2 * count, axis=0)
+    correlation = np.fft.irfft(np.abs(spectrum) ** 2, axis=0)[: count // 3]
+    energy = correlation[0]
+    repeated = correlation[2:].max(axis=0) if len(correlation) > 2 else np.zeros(z.shape[1])
+    return (energy > 0) & (repeated >= TICK_CORRELATION * energy) & (energy >= 3)
 
 
 def agreement(times: np.ndarray, cues: dict[str, np.ndarray]) -> np.ndarray:
