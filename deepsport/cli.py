@@ -53,6 +53,12 @@ def ask(
     spotter: Annotated[
         Path | None, typer.Option(help="Trained spotter checkpoint (key: tool_options.spot_actions.checkpoint).")
     ] = None,
+    text_model: Annotated[
+        str | None,
+        typer.Option(
+            help="Image-text model ranking spot_actions' moments for a query (tool_options.spot_actions.text_model)."
+        ),
+    ] = None,
     max_new_tokens: flags.MaxNewTokens = None,
     temperature: flags.Temperature = None,
     device: Annotated[str, typer.Option(help="Device for --backend transformers: auto, cpu, cuda.")] = "auto",
@@ -71,8 +77,9 @@ def ask(
 
     given: dict[str, Any] = dict(max_turns=max_turns, initial_frames=initial_frames, sampling=sampling)
     given |= dict(max_frames=max_frames)
-    given |= dict(max_new_tokens=max_new_tokens, temperature=temperature, spotter=spotter)
+    given |= dict(max_new_tokens=max_new_tokens, temperature=temperature, spotter=spotter, text_model=text_model)
     keys = {**flags.AGENT_KEYS, "spotter": "tool_options.spot_actions.checkpoint"}
+    keys["text_model"] = "tool_options.spot_actions.text_model"
     try:
         agent = load_config(AgentConfig, config, [*(agent_overrides or []), *flags.overrides(keys, **given)], "agent")
     except ConfigError as err:

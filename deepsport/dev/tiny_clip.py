@@ -30,7 +30,14 @@ def build_tiny_clip(out_dir: str | Path, seed: int = 0) -> Path:
     CLIPProcessor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(out)
     small = {"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2}
     config = CLIPConfig(
-        text_config={**small, "vocab_size": len(vocab), "max_position_embeddings": 32, "eos_token_id": len(vocab) - 1},
+        text_config={
+            **small,
+            "vocab_size": len(vocab),
+            "max_position_embeddings": 32,
+            "bos_token_id": vocab["<|startoftext|>"],
+            "eos_token_id": vocab["<|endoftext|>"],
+            "pad_token_id": vocab["<|endoftext|>"],
+        },
         vision_config={**small, "image_size": IMAGE_SIZE, "patch_size": 8},
         projection_dim=8,
     )

@@ -32,7 +32,8 @@ from deepsport.spotting.signals import Signals, compute_signals
 from deepsport.video import Video
 
 LABELS = ("shot_cut", "impact", "audio_onset", "audio_peak", "motion_burst")
-MIN_SCORE = 0.4
+MIN_SCORE = 0.4  # a moment's score where the cues agree
+CUE_MIN = 0.2  # a cue's own activity at a peak
 DEDUP = 0.5  # seconds: moments of different cues closer than this are one moment
 GAP = {"shot_cut": 1.0, "impact": 0.6, "audio_onset": 0.6, "audio_peak": 2.0, "motion_burst": 2.0}  # NMS, seconds
 WEIGHTS = {"shot_cut": 1.0, "impact": 0.8, "audio_onset": 0.6, "audio_peak": 0.5, "motion_burst": 0.5}
@@ -91,11 +92,16 @@ def find_events(signals: Signals, labels: Sequence[str] | None = None) -> list[E
         return []
     cues = cue_activities(signals)
     fused = agreement(times, cues)
-    candidates = [
-        Event(label, event.time, float(fused[int(np.searchsorted(times, event.time))]))
+    peaks = [
+        peak
         for label, activity in cues.items()
         if labels is None or label in labels
-        for event in pick_peaks(label, times, activity, MIN_SCORE, GAP[label])
+        for peak in pick_peaks(label, times, activity, CUE_MIN, GAP[label])
+    ]
+    candidates = [
+        Event(peak.label, peak.time, score)
+        for peak in peaks
+        if max(peak.score, score := float(fused[int(np.searchsorted(times, peak.time))])) >= MIN_SCORE
     ]
     moments = deduplicate(candidates)
     if not moments and (labels is None or "motion_burst" in labels):
