@@ -5,6 +5,7 @@ Each prints what the agent's tool would give the model, for a user to check by e
 
 from __future__ import annotations
 
+import functools
 import json
 from contextlib import nullcontext
 from pathlib import Path
@@ -201,7 +202,8 @@ def spot_eval_events(
             path = video_root / name
             moments = spotter.spot(path)
             with Video(path, max_pixels=224 * 224) as video:
-                reports.append(evaluate_clip(path, rows, moments, lambda q, v=video, m=moments: rank(m, v, q, matcher)))
+                answer = functools.partial(rank, moments, video, matcher=matcher)  # answer(query): ranked moments
+                reports.append(evaluate_clip(path, rows, moments, answer))
     except VideoError as err:
         raise fail(str(err)) from None
     answered = f"training-free moments ranked by {text_model}" if text_model else "training-free moments by score"

@@ -9,6 +9,7 @@ nearby.
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -83,7 +84,7 @@ def rank(events: list[Event], video: Video, query: str, matcher: TextMatcher | N
     return sorted(fused, key=lambda e: -e.score)
 
 
-def _features(output: object) -> object:
-    """Embeddings from get_*_features, which newer transformers may wrap in an output object."""
+def _features(output: Any) -> Any:
+    """Embeddings (a tensor) from get_*_features, which newer transformers may wrap in an output object."""
     pooled = getattr(output, "pooler_output", None)
     return pooled if pooled is not None else output
