@@ -39,7 +39,7 @@ GAP = {"shot_cut": 1.0, "impact": 0.6, "audio_onset": 0.6, "audio_peak": 2.0, "m
 WEIGHTS = {"shot_cut": 1.0, "impact": 0.8, "audio_onset": 0.6, "audio_peak": 0.5, "motion_burst": 0.5}
 AGREE = 0.15  # seconds either side over which cues add up
 Z_START, Z_SCALE = 3.0, 4.0  # activity = 1 - exp(-(z - Z_START) / Z_SCALE) above Z_START
-ONSET_START, ONSET_SCALE = 1.5, 1.5  # the same for spectral flux, which a rally's sound keeps busy
+ONSET_START, ONSET_SCALE = 1.5, 1.0  # the same for spectral flux, which a rally's sound keeps busy
 BASELINE = 60.0  # seconds per block of the usual level in long videos
 MOTION_FLOOR = 0.005  # smallest motion MAD used (about 1.3 grey levels)
 CELL_FLOOR = 0.006  # smallest per-cell motion MAD used

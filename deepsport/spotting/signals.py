@@ -1,7 +1,8 @@
 """Per-sample signals for training-free spotting, from one forward pass over a video at low resolution and rate.
 
-Frames come from :func:`deepsport.video.scan_frames` (about SAMPLE_FPS a second, ANALYSIS_PIXELS each; in long
-videos the frames no other frame refers to are not decoded at all). From consecutive samples come motion energy
+Frames come from :func:`deepsport.video.scan_frames` (about SAMPLE_FPS a second, ANALYSIS_PIXELS each; in videos
+of twice that rate or more, the frames no other frame refers to are not decoded at all: most B-frames, which the
+sampling would pass over anyway). From consecutive samples come motion energy
 (mean grey-level change), the motion of each cell of a GRID x GRID grid (where in the picture things move) and
 colour change (distance between colour histograms: cuts, flashes, replay wipes). The soundtrack, when there is one,
 is decoded at the same time on another thread, resampled to mono AUDIO_RATE Hz, and gives the loudness and the
@@ -23,7 +24,6 @@ from deepsport.video import scan_frames
 SAMPLE_FPS = 10.0  # frames analysed per second (all of them in slower videos)
 ANALYSIS_PIXELS = 128 * 72  # pixel budget of an analysed frame
 GRID = 8  # cells across and down for local motion
-SKIP_NONREF_AFTER = 60.0  # seconds: longer videos skip decoding unreferenced frames
 BINS = 8 * 4 * 4  # colour histogram: levels of luma x the two chroma channels
 SILENCE_DB = -100.0  # loudness where there is no sound at all
 AUDIO_RATE = 16000  # Hz, mono, for loudness and spectral flux
@@ -62,7 +62,7 @@ def _video_signals(
     cells: list[np.ndarray] = []
     change: list[float] = []
     luma = hist = None
-    skip = _duration(path) > SKIP_NONREF_AFTER
+    skip = _frame_rate(path) >= 2 * fps  # sampling passes frames over anyway
     for time, rgb in scan_frames(path, fps, max_pixels, skip_nonref=skip):
         new_luma, new_hist = _features(rgb)
         times.append(time)
@@ -133,11 +133,12 @@ def audio_signals(samples: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, n
     return loud, flux
 
 
-def _duration(path: str | os.PathLike) -> float:
-    """The container's duration in seconds (0 when it does not say)."""
+def _frame_rate(path: str | os.PathLike) -> float:
+    """The video stream's average frame rate (0 when unknown)."""
     try:
         with av.open(str(path)) as container:
-            return float(container.duration or 0) / av.time_base
+            rate = container.streams.video[0].average_rate if container.streams.video else None
+            return float(rate) if rate else 0.0
     except (av.error.FFmpegError, OSError):
         return 0.0  # scan_frames reports the problem
 
