@@ -5,14 +5,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from deepsport.dev.synthetic import make_video
 from deepsport.spotting import Event, salient
 from deepsport.spotting.salient import SalientSpotter
-from deepsport.spotting.signals import compute_signals
+from deepsport.spotting.signals import Signals, compute_signals
 from deepsport.tools import Episode, Toolbox
-from deepsport.video import Video
+from deepsport.video import Video, scan_frames
 
 CLIPS = Path(__file__).resolve().parents[2] / "shared" / "clips"
 # when the events injected into the events video happen, in seconds
@@ -223,3 +224,20 @@ needs_clips = pytest.mark.skipif(not CLIPS.is_dir(), reason=f"no real clips at {
 def test_real_cuts_are_found(clip, time):
     events = SalientSpotter().spot(CLIPS / clip, labels=["shot_cut"])
     assert near(events, time, "shot_cut", within=0.5), events
+
+
+def test_never_empty_while_something_moves_and_empty_when_nothing_does():
+    times = np.arange(100) / 10
+    steady = Signals(times, 0.02 + 0.001 * np.sin(times), np.zeros((100, 64)), np.zeros(100), None, None)
+    moments = salient.find_events(steady)
+    assert moments and all(e.label == "motion_burst" and e.score < salient.MIN_SCORE for e in moments)
+    still = Signals(times, np.zeros(100), np.zeros((100, 64)), np.zeros(100), None, None)
+    assert salient.find_events(still) == []
+
+
+def test_the_analysis_pass_samples_about_ten_frames_a_second(counter_video):
+    samples = list(scan_frames(counter_video, fps=4.0, max_pixels=64 * 48))
+    times = [t for t, _ in samples]
+    assert times[0] == 0.0 and np.allclose(np.diff(times), 0.3, atol=0.11)  # 10 fps video: 0.2 or 0.3 s apart
+    assert samples[0][1].shape == (48, 64, 3)
+    assert len(list(scan_frames(counter_video, fps=100.0, max_pixels=64 * 48))) == 100  # every frame of slower videos
