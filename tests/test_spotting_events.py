@@ -219,3 +219,18 @@ def test_training_free_spotting_meets_the_targets_on_the_labelled_clips():
 def test_clips_nobody_labelled_still_get_moments():
     for name in ("soccer_broadcast_wide.mp4", "squash_rally_portrait.mp4"):
         assert SalientSpotter().spot(CLIPS / name), name
+
+
+@needs_clips
+def test_the_shared_clips_joined_give_every_join_and_their_labelled_events(tmp_path):
+    """The long-video check at test scale: the nine clips at 320x180, 10 fps, 3 still seconds after each (2.8
+    minutes; benchmarks/bench_spotting.py does the same with 10.8 minutes of 720p and times it)."""
+    parts = join_clips(sorted(CLIPS.glob("*.mp4")), tmp_path / "joined.mp4", quiet=3.0, size=(320, 180), fps=10)
+    moments = SalientSpotter().spot(tmp_path / "joined.mp4")
+    joins = [p.start for p in parts[1:]]
+    assert all(any(m.label == "shot_cut" and abs(m.time - t) <= 0.5 for m in moments) for t in joins), moments
+    assert all(any(p.start <= m.time < p.start + p.duration for m in moments) for p in parts)
+    assert quiet_moments(parts, moments) == []
+    labelled = [(p.start + e.time) for p in parts for e in read_events(EVENTS) if e.video == p.clip]
+    found = [t for t in labelled if any(abs(m.time - t) <= 0.5 for m in moments)]
+    assert len(found) >= 0.8 * len(labelled), sorted(set(labelled) - set(found))
