@@ -2,8 +2,9 @@
 actions.
 
 Each signal (see :mod:`deepsport.spotting.signals`) becomes a cue activity in [0, 1] on the sample grid:
-- impact: a burst of motion in a few cells of the grid, measured against each cell's usual level after taking out
-  what moves everywhere (camera motion): hits, contacts, jumps, dives, a ball struck;
+- impact: a burst of motion in a few cells of the grid (their motion minus its mean over the IMPACT_PAST seconds
+  before), measured against each cell's usual level after taking out what moves everywhere (camera motion): hits,
+  contacts, jumps, dives, a ball struck; cells whose bursts repeat at a steady period (a clock) do not count;
 - motion_burst: motion energy over the whole picture, with single-sample spikes (cuts) removed and averaged over
   ±MOTION_SMOOTH seconds, far above its usual level;
 - shot_cut: a colour-histogram change much larger than the changes just before and after it (abrupt);
@@ -12,10 +13,11 @@ Each signal (see :mod:`deepsport.spotting.signals`) becomes a cue activity in [0
 "Far above its usual level" is a robust z-score (median and MAD, over the whole video when it is short and over
 BASELINE-second blocks of longer ones, the MAD floored so that near-constant signals do not turn noise into
 events) mapped to [0, 1]. A moment's score is where the cues agree: the weighted noisy-or of every cue's activity
-within ±AGREE seconds. Moments are the peaks of each cue of at least MIN_SCORE, de-duplicated across cues within
-DEDUP seconds (the best-scoring one stays, labelled with its cue). When nothing reaches MIN_SCORE but something
-moves, the strongest motion peaks are returned with their (low) scores, so a call is never empty.
-Constants were tuned on four of the labelled clips in tests/data/events.csv and checked on the other three.
+within ±AGREE seconds. Moments are the peaks of each cue (at least CUE_MIN) whose own activity or score reaches
+MIN_SCORE, de-duplicated across cues within DEDUP seconds (the best-scoring one stays, labelled with its cue).
+When nothing reaches MIN_SCORE but something moves, the strongest motion peaks are returned with their (low)
+scores, so a call is never empty. Constants were tuned on four of the labelled clips in tests/data/events.csv
+(badminton, goalkeeper, weightlifting, tennis_coach) and checked on the other three.
 """
 
 from __future__ import annotations
