@@ -60,6 +60,12 @@ def ask(
         Path | None,
         typer.Option(help="Instruction library for find_instruction (key: tool_options.find_instruction.library)."),
     ] = None,
+    text_model: Annotated[
+        str | None,
+        typer.Option(
+            help="Image-text model ranking spot_actions' moments for a query (tool_options.spot_actions.text_model)."
+        ),
+    ] = None,
     max_new_tokens: flags.MaxNewTokens = None,
     temperature: flags.Temperature = None,
     tool_protocol: flags.ToolProtocol = None,
@@ -81,9 +87,13 @@ def ask(
     given: dict[str, Any] = dict(max_turns=max_turns, initial_frames=initial_frames, sampling=sampling)
     given |= dict(max_frames=max_frames)
     given |= dict(max_new_tokens=max_new_tokens, temperature=temperature, tool_protocol=tool_protocol)
-    given |= dict(spotter=spotter, library=library)
-    keys = {**flags.AGENT_KEYS, "spotter": "tool_options.spot_actions.checkpoint"}
-    keys["library"] = "tool_options.find_instruction.library"
+    given |= dict(spotter=spotter, text_model=text_model, library=library)
+    keys = {
+        **flags.AGENT_KEYS,
+        "spotter": "tool_options.spot_actions.checkpoint",
+        "text_model": "tool_options.spot_actions.text_model",
+        "library": "tool_options.find_instruction.library",
+    }
     try:
         agent = load_config(AgentConfig, config, [*(agent_overrides or []), *flags.overrides(keys, **given)], "agent")
     except ConfigError as err:

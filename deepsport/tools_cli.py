@@ -5,7 +5,9 @@ Each prints what the agent's tool would give the model, for a user to check by e
 
 from __future__ import annotations
 
+import functools
 import json
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated
 
@@ -166,6 +168,63 @@ def spot_video(
         table.add_row(f"{event.time:.2f}s", escape(event.label), f"{event.score:.2f}")
     console.print(table)
     console.print(f"[dim]{escape(spotter.note)}[/]")
+
+
+@spot_app.command("eval-events")
+def spot_eval_events(
+    events: Annotated[Path, typer.Argument(help="CSV of labelled events: video,sport,label,time[,query].")],
+    video_root: Annotated[Path, typer.Option(help="Folder holding the videos the CSV names.")],
+    text_model: Annotated[
+        str | None, typer.Option(help="Image-text model (CLIP/SigLIP) that ranks moments for the queries.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the reports as JSON.")] = False,
+) -> None:
+    """Recall of hand-labelled events within 0.5 s and 1 s, false moments per 10 s, and query ranks, per clip."""
+    from dataclasses import asdict
+
+    from deepsport.spotting.labelled import TOLERANCES, EventsError, evaluate_clip, overall, read_events
+    from deepsport.spotting.query import QueryError, TextMatcher, rank
+    from deepsport.spotting.salient import SalientSpotter
+    from deepsport.video import Video, VideoError
+
+    try:
+        labelled = read_events(events)
+        with err_console.status(f"Loading {escape(text_model)}…") if text_model else nullcontext():
+            matcher = TextMatcher(text_model) if text_model else None
+    except (EventsError, QueryError) as err:
+        raise fail(str(err)) from None
+    clips: dict[str, list] = {}
+    for event in labelled:
+        clips.setdefault(event.video, []).append(event)
+    spotter, reports = SalientSpotter(), []
+    try:
+        for name, rows in track(clips.items(), "Spotting", console=err_console, transient=True):
+            path = video_root / name
+            moments = spotter.spot(path)
+            with Video(path, max_pixels=224 * 224) as video:
+                answer = functools.partial(rank, moments, video, matcher=matcher)  # answer(query): ranked moments
+                reports.append(evaluate_clip(path, rows, moments, answer))
+    except VideoError as err:
+        raise fail(str(err)) from None
+    answered = f"training-free moments ranked by {text_model}" if text_model else "training-free moments by score"
+    total = overall(reports)
+    if as_json:
+        rows = [{**asdict(r), "false_per_10s": r.false_per_10s} for r in [*reports, total]]
+        print(json.dumps({"queries": answered, "clips": rows}, indent=2))
+        return
+    table = Table("clip", *(f"recall {tol:g} s" for tol in TOLERANCES), "false / 10 s", "moments", "query ranks")
+    for report in [*reports, total]:
+        ranks = ", ".join("-" if rank is None else str(rank) for _, rank in report.ranks)
+        table.add_row(
+            escape(report.video),
+            *(f"{report.found[tol]}/{report.events} ({report.found[tol] / report.events:.2f})" for tol in TOLERANCES),
+            f"{report.false_per_10s:.2f}",
+            str(report.moments),
+            ranks,
+            end_section=report is reports[-1],
+        )
+    console.print(table)
+    console.print(f"[dim]Query ranks: {escape(answered)} (-: not among them)[/]")
 
 
 @spot_app.command("train")

@@ -450,3 +450,43 @@ def _scaled_size(width: int, height: int, max_pixels: int) -> tuple[int, int]:
     """The largest size within `max_pixels` with the aspect ratio of width x height, never upscaled."""
     scale = min(1.0, math.sqrt(max_pixels / (width * height)))
     return max(1, int(width * scale)), max(1, int(height * scale))
+
+
+def scan_frames(
+    path: str | os.PathLike, fps: float, max_pixels: int, skip_nonref: bool = False
+) -> Iterator[tuple[float, np.ndarray]]:
+    """One forward pass over a whole video for analysis: about `fps` frames a second (every frame of slower
+    videos), each as (seconds from the first frame, RGB array within `max_pixels`, not rotated).
+
+    No index is built and nothing is cached, and the decoder skips its deblocking filter (invisible at analysis
+    sizes), so this costs about what decoding does, or less. skip_nonref: do not decode the frames no other frame
+    refers to (most B-frames), which saves a share of the decoding when `fps` is well below the video's rate.
+    Raises VideoError when the video cannot be opened or stops decoding."""
+    container = _open(Path(path), threads=True)
+    try:
+        stream = container.streams.video[0]
+        context = stream.codec_context
+        context.options = {**context.options, "skip_loop_filter": "all"}
+        if skip_nonref:
+            context.skip_frame = "NONREF"
+        base = stream.time_base
+        if base is None:
+            raise VideoError(f"Corrupt video: {path} has no time base for its timestamps; {_FIX}")
+        width, height = _scaled_size(context.width, context.height, max_pixels)
+        reformatter = VideoReformatter()
+        step, origin, due = 1.0 / fps, stream.start_time, 0.0
+        for frame in container.decode(stream):
+            if frame.pts is None:
+                continue
+            if origin is None:
+                origin = frame.pts
+            time = float((frame.pts - origin) * base)
+            if time < due - step / 4:  # the frame nearest each due time, give or take a quarter step
+                continue
+            small = reformatter.reformat(frame, width=width, height=height, format="rgb24", interpolation="AREA")
+            yield time, small.to_ndarray()
+            due = (math.floor(time / step + 0.25) + 1) * step
+    except av.error.FFmpegError as err:
+        raise VideoError(f"Corrupt video: {path} cannot be decoded ({err}); {_FIX}") from None
+    finally:
+        container.close()

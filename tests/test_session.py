@@ -196,7 +196,10 @@ def test_tool_options_reach_the_tool(video, tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"spot_actions": {"checkpiont": "x.pt"}}, "spot_actions has no option 'checkpiont'; its options: checkpoint"),
+        (
+            {"spot_actions": {"checkpiont": "x.pt"}},
+            "spot_actions has no option 'checkpiont'; its options: checkpoint, text_model",
+        ),
         ({"choose_frames": {"fps": 2}}, "choose_frames has no option 'fps'; it takes no options"),
         ({"spot_action": {"checkpoint": "x.pt"}}, "unknown tool 'spot_action'; available: choose_frames, "),
     ],

@@ -1,29 +1,33 @@
-"""Per-frame signals for training-free spotting, from one pass over a video at low resolution and low rate.
+"""Per-sample signals for training-free spotting, from one forward pass over a video at low resolution and rate.
 
-Frames are read through :class:`deepsport.video.Video` with a tiny pixel budget: the decoder decodes every
-frame (inter-coded video needs it) but converts only the ~SAMPLE_FPS frames per second asked for, a few
-thousand pixels each. From consecutive samples come motion energy (mean grey-level change) and colour change
-(distance between colour histograms: cuts, flashes, replay wipes). The soundtrack, when there is one, is
-decoded with PyAV into loudness around each sample time. All signals share one time grid.
+Frames come from :func:`deepsport.video.scan_frames` (about SAMPLE_FPS a second, ANALYSIS_PIXELS each; in videos
+of twice that rate or more, the frames no other frame refers to are not decoded at all: most B-frames, which the
+sampling would pass over anyway). From consecutive samples come motion energy
+(mean grey-level change), the motion of each cell of a GRID x GRID grid (where in the picture things move) and
+colour change (distance between colour histograms: cuts, flashes, replay wipes). The soundtrack, when there is one,
+is decoded at the same time on another thread, resampled to mono AUDIO_RATE Hz, and gives the loudness and the
+spectral flux (how much new sound starts: hits, whistles, shouts) around each sample time. All signals share one
+time grid.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import av
 import numpy as np
-from PIL import Image
 
-from deepsport.video import Video
+from deepsport.video import scan_frames
 
 SAMPLE_FPS = 10.0  # frames analysed per second (all of them in slower videos)
-ANALYSIS_PIXELS = 96 * 54  # pixel budget of an analysed frame
-CHUNK = 64  # frames converted per read, so memory stays flat on long videos
+ANALYSIS_PIXELS = 128 * 72  # pixel budget of an analysed frame
+GRID = 8  # cells across and down for local motion
 BINS = 8 * 4 * 4  # colour histogram: levels of luma x the two chroma channels
 SILENCE_DB = -100.0  # loudness where there is no sound at all
+AUDIO_RATE = 16000  # Hz, mono, for loudness and spectral flux
+FFT = 512  # samples per spectrum (32 ms)
 
 
 @dataclass(frozen=True)
@@ -32,89 +36,131 @@ class Signals:
 
     times: np.ndarray  # seconds from the first frame
     motion: np.ndarray  # mean absolute grey-level change from the previous sample, 0..1 (0 for the first)
+    cells: np.ndarray  # (samples, GRID * GRID): the same per cell of the grid
     change: np.ndarray  # colour-histogram distance (total variation) from the previous sample, 0..1
     loudness: np.ndarray | None  # soundtrack RMS level around each sample in dBFS; None without audio
+    flux: np.ndarray | None  # the largest spectral flux around each sample (log-magnitude rise); None without audio
 
 
 def compute_signals(path: str | os.PathLike, fps: float = SAMPLE_FPS, max_pixels: int = ANALYSIS_PIXELS) -> Signals:
     """Decode `path` once and return its signals. Raises VideoError when the video cannot be read."""
-    times, motion, change = [], [], []
-    luma, hist = None, None
-    with Video(path, max_pixels=max_pixels, cache_size=0) as video:
-        wanted = np.arange(0.0, video.info.duration, 1.0 / fps)
-        last = -1
-        for start in range(0, len(wanted), CHUNK):
-            for frame in video.frames_at(wanted[start : start + CHUNK]):
-                if frame.index <= last:  # a slow video maps neighbouring sample times to the same frame
-                    continue
-                last = frame.index
-                new_luma, new_hist = _features(frame.image)
-                times.append(frame.time)
-                motion.append(0.0 if luma is None else float(np.abs(new_luma - luma).mean()) / 255)
-                change.append(0.0 if hist is None else float(np.abs(new_hist - hist).sum()) / 2)
-                luma, hist = new_luma, new_hist
-    grid = np.array(times)
-    return Signals(grid, np.array(motion), np.array(change), loudness(path, grid))
+    with ThreadPoolExecutor(1, thread_name_prefix="spot-audio") as pool:
+        sound = pool.submit(read_audio, path)
+        times, motion, cells, change = _video_signals(path, fps, max_pixels)
+        audio = sound.result()
+    if audio is None or len(times) == 0:
+        return Signals(times, motion, cells, change, None, None)
+    loud, flux = audio_signals(audio, times)
+    return Signals(times, motion, cells, change, loud, flux)
 
 
-def loudness(path: str | os.PathLike, times: np.ndarray) -> np.ndarray | None:
-    """RMS level in dBFS of the first audio stream (power averaged over channels) around each of `times` (seconds
-    from the first video frame): each sample time collects the audio frames (a few tens of milliseconds each)
-    centred closer to it than to its neighbours. None when the file has no audio stream; a soundtrack that
-    stops decoding part way counts as silent from there."""
+def _video_signals(
+    path: str | os.PathLike, fps: float, max_pixels: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    times: list[float] = []
+    motion: list[float] = []
+    cells: list[np.ndarray] = []
+    change: list[float] = []
+    luma = hist = None
+    skip = _frame_rate(path) >= 2 * fps  # sampling passes frames over anyway
+    for time, rgb in scan_frames(path, fps, max_pixels, skip_nonref=skip):
+        new_luma, new_hist = _features(rgb)
+        times.append(time)
+        if luma is None or hist is None:
+            diff = np.zeros_like(new_luma)
+            change.append(0.0)
+        else:
+            diff = np.abs(new_luma - luma)
+            change.append(float(np.abs(new_hist - hist).sum()) / 2)
+        motion.append(float(diff.mean()))
+        cells.append(_cell_means(diff))
+        luma, hist = new_luma, new_hist
+    grid = np.array(cells) if cells else np.zeros((0, GRID * GRID))
+    return np.array(times), np.array(motion), grid, np.array(change)
+
+
+def read_audio(path: str | os.PathLike) -> np.ndarray | None:
+    """The first audio stream as mono float32 at AUDIO_RATE Hz, aligned so that index 0 is the first video frame
+    (padded or cut at the start); None without audio. A soundtrack that stops decoding part way ends there."""
     with av.open(str(path)) as container:
         if not container.streams.audio:
             return None
-        half = float(np.median(np.diff(times))) / 2 if len(times) > 1 else 0.5
-        edges = np.concatenate([[times[0] - half], (times[1:] + times[:-1]) / 2, [times[-1] + half]])
-        energy, count = np.zeros(len(times)), np.zeros(len(times))
-        for centre, squares, samples in _audio_frames(container):
-            k = int(np.searchsorted(edges, centre)) - 1
-            if 0 <= k < len(times):
-                energy[k] += squares
-                count[k] += samples
+        video = container.streams.video[0] if container.streams.video else None
+        offset = 0.0
+        if video is not None and video.start_time is not None and video.time_base is not None:
+            offset = float(video.start_time * video.time_base)
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=AUDIO_RATE)
+        chunks: list[np.ndarray] = []
+        first: float | None = None
+        try:
+            for frame in container.decode(container.streams.audio[0]):
+                if first is None:
+                    first = (frame.time or 0.0) - offset
+                chunks += [out.to_ndarray().reshape(-1) for out in resampler.resample(frame)]
+            chunks += [out.to_ndarray().reshape(-1) for out in resampler.resample(None)]
+        except av.error.FFmpegError:
+            pass
+    samples = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
+    shift = round((first or 0.0) * AUDIO_RATE)
+    return np.concatenate([np.zeros(shift, np.float32), samples]) if shift >= 0 else samples[-shift:]
+
+
+def audio_signals(samples: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Loudness (dBFS of the samples nearer each time than its neighbours) and the largest spectral flux among the
+    spectra in the same span, per time."""
+    hop = FFT // 2
+    count = max(0, (len(samples) - FFT) // hop + 1)
+    centres = (np.arange(count) * hop + FFT / 2) / AUDIO_RATE
+    half = float(np.median(np.diff(times))) / 2 if len(times) > 1 else 0.5
+    edges = np.concatenate([[times[0] - half], (times[1:] + times[:-1]) / 2, [times[-1] + half]])
+    slot = np.searchsorted(edges, centres) - 1
+    inside = (slot >= 0) & (slot < len(times))
+    loud = np.full(len(times), SILENCE_DB)
+    flux = np.zeros(len(times))
+    if count == 0 or not inside.any():
+        return loud, flux
+    frames = np.lib.stride_tricks.sliding_window_view(samples, FFT)[::hop][:count]
+    power = np.mean(frames.astype(np.float64) ** 2, axis=1)
+    spectrum = np.log1p(100 * np.abs(np.fft.rfft(frames * np.hanning(FFT).astype(np.float32), axis=1)))
+    rise = np.zeros(count)
+    rise[1:] = np.maximum(np.diff(spectrum, axis=0), 0).mean(axis=1)
+    energy = np.bincount(slot[inside], power[inside], minlength=len(times))
+    spans = np.bincount(slot[inside], minlength=len(times))
     with np.errstate(divide="ignore", invalid="ignore"):
-        level = 10 * np.log10(energy / count)
-    return np.where(count > 0, np.maximum(level, SILENCE_DB), SILENCE_DB)
+        level = 10 * np.log10(energy / spans)
+    loud = np.where(spans > 0, np.maximum(np.nan_to_num(level, nan=SILENCE_DB, neginf=SILENCE_DB), SILENCE_DB), loud)
+    np.maximum.at(flux, slot[inside], rise[inside])
+    return loud, flux
 
 
-def _audio_frames(container: av.container.InputContainer) -> Iterator[tuple[float, float, int]]:
-    """Each frame of the first audio stream as (centre time in seconds from the first video frame, sum of squared
-    samples averaged over channels with full scale 1, number of samples); stops at the first frame that does not
-    decode."""
-    video = container.streams.video[0]
-    start, base = video.start_time, video.time_base
-    offset = float(start * base) if start is not None and base is not None else 0.0
-    position = None  # time of the next sample: the first frame's timestamp, then counted
+def _frame_rate(path: str | os.PathLike) -> float:
+    """The video stream's average frame rate (0 when unknown)."""
     try:
-        for frame in container.decode(container.streams.audio[0]):
-            if position is None:
-                position = (frame.time or 0.0) - offset
-            length = frame.samples / frame.sample_rate
-            yield position + length / 2, _power(frame), frame.samples
-            position += length
-    except av.error.FFmpegError:
-        return
+        with av.open(str(path)) as container:
+            rate = container.streams.video[0].average_rate if container.streams.video else None
+            return float(rate) if rate else 0.0
+    except (av.error.FFmpegError, OSError):
+        return 0.0  # scan_frames reports the problem
 
 
-def _power(frame: av.AudioFrame) -> float:
-    """Sum of squared samples of an audio frame, averaged over channels, with full scale 1 (any sample format)."""
-    samples = frame.to_ndarray()
-    full_scale = 1.0
-    if samples.dtype.kind == "u":  # 8-bit unsigned, centred on 128
-        samples, full_scale = samples.astype(np.float64) - 128, 128.0
-    elif samples.dtype.kind == "i":
-        full_scale = 2.0 ** (8 * samples.dtype.itemsize - 1)
-    samples = samples.astype(np.float64, copy=False)
-    return float(np.vdot(samples, samples)) / full_scale**2 / len(frame.layout.channels)
+def _cell_means(diff: np.ndarray) -> np.ndarray:
+    """Mean of `diff` over each cell of a GRID x GRID grid (edge rows and columns that do not fit are left out)."""
+    height, width = diff.shape
+    rows, cols = height // GRID, width // GRID
+    if rows == 0 or cols == 0:
+        return np.full(GRID * GRID, float(diff.mean()))
+    block = diff[: rows * GRID, : cols * GRID].reshape(GRID, rows, GRID, cols)
+    return block.mean(axis=(1, 3)).reshape(-1)
 
 
-def _features(image: Image.Image) -> tuple[np.ndarray, np.ndarray]:
-    """Luma and the normalised joint YCbCr histogram (8 luma x 4 x 4 chroma levels) of a small RGB image.
+def _features(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Luma in 0..1 and the normalised joint YCbCr histogram (8 luma x 4 x 4 chroma levels) of a small RGB array.
 
     Luma is binned finer than chroma: on the test clips this separates cuts between shots of similar colours
     (green field to green field) from motion within a shot better than RGB histograms do."""
-    ycc = np.asarray(image.convert("YCbCr"))
-    luma, cb, cr = ycc[..., 0], ycc[..., 1], ycc[..., 2]
-    codes = (luma >> 5) << 4 | (cb >> 6) << 2 | cr >> 6
-    return luma.astype(np.int16), np.bincount(codes.ravel(), minlength=BINS) / codes.size
+    r, g, b = (rgb[..., k].astype(np.float32) for k in range(3))
+    luma = 0.299 * r + 0.587 * g + 0.114 * b
+    cb = np.clip(128 - 0.168736 * r - 0.331264 * g + 0.5 * b, 0, 255).astype(np.uint8)
+    cr = np.clip(128 + 0.5 * r - 0.418688 * g - 0.081312 * b, 0, 255).astype(np.uint8)
+    codes = (luma.astype(np.uint8) >> 5) << 4 | (cb >> 6) << 2 | cr >> 6
+    return luma / 255, np.bincount(codes.ravel(), minlength=BINS) / codes.size
