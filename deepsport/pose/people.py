@@ -1,0 +1,178 @@
+"""Every athlete in the shot: find people, pose each, keep their ids across the frames.
+
+For each frame:
+1. the full frame goes through PoseEstimator exactly as for one athlete (MediaPipe finds the most prominent person,
+   tracked over close frames), so with one person in view the result is the single-athlete one;
+2. people who move are found by ``motion.moving_boxes`` against a frame shortly before (a frame of `references`
+   or of `frames` itself, at most MOTION_GAP earlier), which finds broadcast players of 20 px and more;
+3. the `max_posed` largest of them that are tall enough are posed on a crop of the frame (MediaPipe, static mode),
+   keypoints mapped back to the frame; the others stay as boxes (seen 0/33).
+A lone small moving region that the pose model does not confirm is not claimed (a logo or a graphic moves alone;
+players move in numbers). People are tracked across the frames by box overlap and distance, so each keeps an id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from deepsport.pose.estimator import PoseEstimator
+from deepsport.pose.kinematics import PoseFrame, box_size, measure
+from deepsport.pose.motion import grey, moving_boxes
+from deepsport.video import Frame
+
+MOTION_GAP = 0.15  # seconds: the farthest a reference frame may be before the frame for motion
+MAX_POSED = 2  # people posed per frame besides the full-frame one, the largest first
+MIN_POSE_HEIGHT = 40  # pixels: smaller people are too blurred for the pose model; they stay as boxes
+CONFIRM_HEIGHT = 0.12  # fraction of the frame height: a moving region this tall must be confirmed by the pose model
+CROP = 1.8  # crop side around a moving region, in multiples of its longer side
+SAME = 0.5  # overlap (intersection over the smaller box) at which two boxes are one person
+
+
+@dataclass(frozen=True)
+class Person:
+    """One person in one frame: an id kept across the frames, and the pose (found=False with `box` only when the
+    person was too small to pose)."""
+
+    id: int
+    pose: PoseFrame
+
+    @property
+    def box(self) -> np.ndarray:
+        assert self.pose.box is not None  # every Person has a box
+        return self.pose.box
+
+
+@dataclass
+class _Track:
+    id: int
+    last: PoseFrame
+    seen: list[float] = field(default_factory=list)
+
+
+class PeopleEstimator:
+    """Finds and poses every person in each frame; see the module docstring. Raises PoseUnavailable without
+    MediaPipe. One per episode (it keeps MediaPipe's graphs and the tracks)."""
+
+    def __init__(self, max_posed: int = MAX_POSED, min_confidence: float = 0.5) -> None:
+        self.single = PoseEstimator(min_confidence)
+        self.max_posed = max_posed
+
+    def estimate(self, frames: Sequence[Frame], references: Sequence[Frame] = ()) -> list[list[Person]]:
+        """The people in each frame, in time order; `references`: extra frames shortly before some of `frames`,
+        used only to see what moves."""
+        return list(self.stream(frames, references))
+
+    def stream(self, frames: Sequence[Frame], references: Sequence[Frame] = ()) -> Iterator[list[Person]]:
+        """Like estimate, one frame at a time."""
+        ordered = sorted(frames, key=lambda frame: frame.time)
+        pool = sorted([*ordered, *references], key=lambda frame: frame.time)
+        tracks: list[_Track] = []
+        for frame, main in zip(ordered, self.single.stream(ordered), strict=True):
+            earlier = [f for f in pool if 0 < frame.time - f.time <= MOTION_GAP]
+            found = [main] if main.found else []
+            movers = self._movers(frame, earlier[-1], found) if earlier else []
+            yield _assign(tracks, found, movers)
+
+    def close(self) -> None:
+        self.single.close()
+
+    def _movers(self, frame: Frame, earlier: Frame, known: list[PoseFrame]) -> list[PoseFrame]:
+        """Poses (or boxes) of the people moving in `frame` that are not among `known`."""
+        size = (frame.image.width, frame.image.height)
+        after = grey(frame.image)
+        boxes = moving_boxes(grey(earlier.image), after) * (frame.image.width / after.shape[1])
+        boxes = [
+            b for b in _distinct(list(boxes)) if not any(_overlap(b, k.box) >= SAME for k in known if k.box is not None)
+        ]
+        posed, unposed = [], []
+        for box in boxes:
+            tall = box[3] - box[1]
+            if len(posed) < self.max_posed and tall >= MIN_POSE_HEIGHT:
+                pose = self._pose_crop(frame, box)
+                if pose.found and _overlap(box, pose.box) > 0:  # type: ignore[arg-type]
+                    posed.append(pose)
+                    continue
+                if tall >= CONFIRM_HEIGHT * frame.image.height:
+                    continue  # large enough for the pose model to see a person, and it saw none
+            unposed.append(PoseFrame(time=frame.time, frame_size=size, box=box))
+        if len(unposed) == 1 and not posed and not known:
+            unposed = []  # a lone small moving thing, unconfirmed
+        return posed + unposed
+
+    def _pose_crop(self, frame: Frame, box: np.ndarray) -> PoseFrame:
+        """MediaPipe on a square crop around `box`, keypoints in the frame's pixels."""
+        side = CROP * box_size(box)
+        cx, cy = (box[:2] + box[2:]) / 2
+        x0, y0 = round(cx - side / 2), round(cy - side / 2)
+        crop = frame.image.crop((x0, y0, x0 + round(side), y0 + round(side)))
+        points, visibility = self.single.landmarks(crop, static=True)
+        size = (frame.image.width, frame.image.height)
+        if points is None:
+            return PoseFrame(time=frame.time, frame_size=size)
+        return measure(frame.time, size, points + (x0, y0), visibility)
+
+
+def _overlap(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over the smaller box's area."""
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    if w <= 0 or h <= 0:
+        return 0.0
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return float(w * h / max(smaller, 1e-9))
+
+
+def _distinct(boxes: list[np.ndarray]) -> list[np.ndarray]:
+    """Boxes (largest first) without those mostly inside a larger one."""
+    kept: list[np.ndarray] = []
+    for box in boxes:
+        if all(_overlap(box, other) < SAME for other in kept):
+            kept.append(box)
+    return kept
+
+
+def _assign(tracks: list[_Track], main: list[PoseFrame], movers: list[PoseFrame]) -> list[Person]:
+    """Give each pose the id of the track it continues (greedy, best match first) or a new id. The full-frame
+    pose keeps its velocities (as for one athlete); the others' are measured against their track's last pose."""
+    found = [*main, *movers]
+    pairs = []
+    for i, pose in enumerate(found):
+        for j, track in enumerate(tracks):
+            score = _similarity(track.last, pose)
+            if score > 0:
+                pairs.append((score, i, j))
+    ids: dict[int, int] = {}
+    taken: set[int] = set()
+    for _, i, j in sorted(pairs, reverse=True):
+        if i not in ids and j not in taken:
+            ids[i] = j
+            taken.add(j)
+    people = []
+    for i, pose in enumerate(found):
+        if i in ids:
+            track = tracks[ids[i]]
+            if i >= len(main) and pose.found and track.last.found:
+                pose = measure(pose.time, pose.frame_size, pose.points, pose.visibility, track.last)
+        else:
+            track = _Track(id=len(tracks) + 1, last=pose)
+            tracks.append(track)
+        track.last = pose
+        track.seen.append(pose.time)
+        people.append(Person(track.id, pose))
+    return sorted(people, key=lambda person: person.id)
+
+
+def _similarity(previous: PoseFrame, current: PoseFrame) -> float:
+    """How likely `current` continues `previous`: box overlap, else nearness in box sizes; 0 for no match."""
+    assert previous.box is not None and current.box is not None
+    a, b = previous.box, current.box
+    overlap = _overlap(a, b)
+    if overlap > 0:
+        return 1 + overlap
+    scale = max(box_size(a), box_size(b))
+    distance = float(np.linalg.norm((a[:2] + a[2:]) / 2 - (b[:2] + b[2:]) / 2)) / max(scale, 1e-9)
+    ratio = box_size(a) / max(box_size(b), 1e-9)
+    return max(0.0, 1 - distance / 2) if 0.5 <= ratio <= 2 else 0.0
