@@ -176,3 +176,59 @@ def _similarity(previous: PoseFrame, current: PoseFrame) -> float:
     distance = float(np.linalg.norm((a[:2] + a[2:]) / 2 - (b[:2] + b[2:]) / 2)) / max(scale, 1e-9)
     ratio = box_size(a) / max(box_size(b), 1e-9)
     return max(0.0, 1 - distance / 2) if 0.5 <= ratio <= 2 else 0.0
+
+
+PersonChoice = int | str | Sequence[float]  # an id, "largest", or a box (x0, y0, x1, y1) as fractions of the frame
+
+
+def parse_person(text: str) -> PersonChoice:
+    """A `person` choice from the command line: "3", "largest" or "x0,y0,x1,y1" (fractions of the frame)."""
+    text = text.strip()
+    if text.isdigit():
+        return int(text)
+    if text == "largest":
+        return text
+    parts = text.split(",")
+    try:
+        box = [float(part) for part in parts]
+    except ValueError:
+        box = []
+    if len(box) != 4:
+        raise ValueError(f'person must be an id, "largest" or a box x0,y0,x1,y1 (fractions of the frame), got {text!r}')
+    return box
+
+
+def choose(people: Sequence[Sequence[Person]], person: PersonChoice) -> int | None:
+    """The id of the person `person` designates among the frames' people (None: nobody fits). An id must exist;
+    "largest" is the person with the largest boxes summed over the frames; a box (fractions of the frame) picks
+    the person whose box overlaps it most in any frame."""
+    everyone = [p for frame in people for p in frame]
+    if isinstance(person, int):
+        return person if any(p.id == person for p in everyone) else None
+    if isinstance(person, str):
+        if person != "largest":
+            raise ValueError(f'person must be an id, "largest" or a box, got {person!r}')
+        totals: dict[int, float] = {}
+        for p in everyone:
+            totals[p.id] = totals.get(p.id, 0.0) + box_size(p.box) / max(p.pose.frame_size)
+        return max(totals, key=totals.__getitem__, default=None)
+    x0, y0, x1, y1 = (float(v) for v in person)
+    if not (0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1):
+        raise ValueError("a person's box is x0 < x1 and y0 < y1, as fractions of the frame between 0 and 1")
+    best, chosen = 0.0, None
+    for p in everyone:
+        width, height = p.pose.frame_size
+        overlap = _overlap(np.array([x0 * width, y0 * height, x1 * width, y1 * height]), p.box)
+        if overlap > best:
+            best, chosen = overlap, p.id
+    return chosen
+
+
+def poses_of(people: Sequence[Sequence[Person]], frames: Sequence[Frame], person_id: int | None) -> list[PoseFrame]:
+    """One PoseFrame per frame: the person's (`person_id`; None: the only person there is), else nobody."""
+    poses = []
+    for frame, found in zip(frames, people, strict=True):
+        match = [p for p in found if person_id is None or p.id == person_id]
+        size = (frame.image.width, frame.image.height)
+        poses.append(match[0].pose if match else PoseFrame(time=frame.time, frame_size=size))
+    return poses
