@@ -110,12 +110,21 @@ class PoseEstimator:
                     min_detection_confidence=self._min_confidence,
                     min_tracking_confidence=self._min_confidence,
                 )
+                self._warm(self._graphs[static])
         return self._graphs[static]
+
+    @staticmethod
+    def _warm(graph: Any) -> None:
+        """Run the graph once on a blank image: its calculators open on threads of their own after the graph is
+        built or reset, and they log as they do; this waits until they have (while stderr is silenced)."""
+        graph.process(np.zeros((64, 64, 3), dtype=np.uint8))
 
     def _start_run(self) -> None:
         """Forget the person tracked in an earlier run (restarting the graph costs a few frames' time)."""
         if self._tracked:
-            self._graphs[False].reset()
+            with native_stderr_silenced():
+                self._graphs[False].reset()
+                self._warm(self._graphs[False])
         self._tracked = True
 
     def landmarks(self, image: Image.Image, static: bool) -> tuple[np.ndarray | None, np.ndarray | None]:
