@@ -27,6 +27,8 @@ MOTION_GAP = 0.15  # seconds: the farthest a reference frame may be before the f
 MAX_POSED = 2  # people posed per frame besides the full-frame one, the largest first
 MIN_POSE_HEIGHT = 40  # pixels: smaller people are too blurred for the pose model; they stay as boxes
 CONFIRM_HEIGHT = 0.12  # fraction of the frame height: a moving region this tall must be confirmed by the pose model
+MIN_MAIN = 0.06  # fraction of the frame's longer side: the full-frame pass cannot see people smaller than this, so
+# such a hit is a drawing or a logo (a cartoon figure on an end card), not a person
 CROP = 1.8  # crop side around a moving region, in multiples of its longer side
 SAME = 0.5  # overlap (intersection over the smaller box) at which two boxes are one person
 
@@ -72,7 +74,7 @@ class PeopleEstimator:
         tracks: list[_Track] = []
         for frame, main in zip(ordered, self.single.stream(ordered), strict=True):
             earlier = [f for f in pool if 0 < frame.time - f.time <= MOTION_GAP]
-            found = [main] if main.found else []
+            found = [main] if main.found and box_size(main.box) >= MIN_MAIN * max(main.frame_size) else []  # type: ignore[arg-type]
             movers = self._movers(frame, earlier[-1], found) if earlier else []
             yield _assign(tracks, found, movers)
 
@@ -126,10 +128,18 @@ def _overlap(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _distinct(boxes: list[np.ndarray]) -> list[np.ndarray]:
-    """Boxes (largest first) without those mostly inside a larger one."""
+    """Boxes (largest first) without those mostly inside a larger one; side by side parts of one thing (at the
+    same height, less than a quarter of their height apart) joined."""
     kept: list[np.ndarray] = []
     for box in boxes:
-        if all(_overlap(box, other) < SAME for other in kept):
+        for k, other in enumerate(kept):
+            height = min(box[3] - box[1], other[3] - other[1])
+            gap = max(box[0], other[0]) - min(box[2], other[2])
+            rows = min(box[3], other[3]) - max(box[1], other[1])
+            if _overlap(box, other) >= SAME or (gap < height / 4 and rows > height / 2):
+                kept[k] = np.concatenate([np.minimum(box[:2], other[:2]), np.maximum(box[2:], other[2:])])
+                break
+        else:
             kept.append(box)
     return kept
 
