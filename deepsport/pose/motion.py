@@ -27,8 +27,14 @@ MIN_MATCH = 0.6  # correlation of the region with the earlier frame near it: a b
 def grey(image: Image.Image) -> np.ndarray:
     """The image as float32 grey at WIDTH pixels wide (never upscaled), lightly blurred."""
     scale = min(1.0, WIDTH / image.width)
-    small = image.convert("L").resize((round(image.width * scale), round(image.height * scale)), Image.BILINEAR)
-    return cv2.GaussianBlur(np.asarray(small, dtype=np.float32), (3, 3), 0)
+    pixels = np.asarray(image.convert("L") if image.mode not in ("L", "RGB") else image)
+    if scale < 1:  # OpenCV's area average: 2 ms for a 1080p frame where PIL's filtered resize takes 20
+        pixels = cv2.resize(
+            pixels, (round(image.width * scale), round(image.height * scale)), interpolation=cv2.INTER_AREA
+        )
+    if pixels.ndim == 3:
+        pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
+    return cv2.GaussianBlur(pixels.astype(np.float32), (3, 3), 0)
 
 
 def moving_boxes(before: np.ndarray, after: np.ndarray) -> np.ndarray:

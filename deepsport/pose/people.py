@@ -1,8 +1,9 @@
 """Every athlete in the shot: find people, pose each, keep their ids across the frames.
 
 For each frame:
-1. the full frame goes through PoseEstimator exactly as for one athlete (MediaPipe finds the most prominent person,
-   tracked over close frames), so with one person in view the result is the single-athlete one;
+1. the full frame, scaled to the tools' MAX_PIXELS, goes through PoseEstimator exactly as for one athlete (MediaPipe
+   finds the most prominent person, tracked over close frames), so with one person in view the result is the
+   single-athlete one (keypoints in the full frame's pixels);
 2. people who move are found by ``motion.moving_boxes`` against a frame shortly before (a frame of `references`
    or of `frames` itself, at most MOTION_GAP earlier), which finds broadcast players of 20 px and more;
 3. the `max_posed` largest of them that are tall enough are posed on a crop of the frame (MediaPipe, static mode),
@@ -13,15 +14,18 @@ players move in numbers). People are tracked across the frames by box overlap an
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+import cv2
 import numpy as np
+from PIL import Image
 
 from deepsport.pose.estimator import PoseEstimator
 from deepsport.pose.kinematics import PoseFrame, box_size, measure
 from deepsport.pose.motion import grey, moving_boxes
-from deepsport.video import Frame
+from deepsport.video import MAX_PIXELS, Frame
 
 MOTION_GAP = 0.15  # seconds: the farthest a reference frame may be before the frame for motion
 MAX_POSED = 2  # people posed per frame besides the full-frame one, the largest first
@@ -72,20 +76,29 @@ class PeopleEstimator:
         ordered = sorted(frames, key=lambda frame: frame.time)
         pool = sorted([*ordered, *references], key=lambda frame: frame.time)
         tracks: list[_Track] = []
-        for frame, main in zip(ordered, self.single.stream(ordered), strict=True):
+        greys: dict[float, np.ndarray] = {}  # frame time -> grey frame for motion, each computed once
+        for frame, main in zip(ordered, self.single.stream([_scaled(f) for f in ordered]), strict=True):
+            main = _full_size(main, frame)
             earlier = [f for f in pool if 0 < frame.time - f.time <= MOTION_GAP]
             found = [main] if main.found and box_size(main.box) >= MIN_MAIN * max(main.frame_size) else []  # type: ignore[arg-type]
-            movers = self._movers(frame, earlier[-1], found) if earlier else []
+            movers = []
+            if earlier:
+                for f in (earlier[-1], frame):
+                    if f.time not in greys:
+                        greys[f.time] = grey(f.image)
+                movers = self._movers(frame, greys[earlier[-1].time], greys[frame.time], found)
+            for time in [t for t in greys if t < frame.time - MOTION_GAP]:
+                del greys[time]
             yield _assign(tracks, found, movers)
 
     def close(self) -> None:
         self.single.close()
 
-    def _movers(self, frame: Frame, earlier: Frame, known: list[PoseFrame]) -> list[PoseFrame]:
-        """Poses (or boxes) of the people moving in `frame` that are not among `known`."""
+    def _movers(self, frame: Frame, before: np.ndarray, after: np.ndarray, known: list[PoseFrame]) -> list[PoseFrame]:
+        """Poses (or boxes) of the people moving in `frame` (grey: `after`; a frame shortly before: `before`) that
+        are not among `known`."""
         size = (frame.image.width, frame.image.height)
-        after = grey(frame.image)
-        boxes = moving_boxes(grey(earlier.image), after) * (frame.image.width / after.shape[1])
+        boxes = moving_boxes(before, after) * (frame.image.width / after.shape[1])
         boxes = [
             b for b in _distinct(list(boxes)) if not any(_overlap(b, k.box) >= SAME for k in known if k.box is not None)
         ]
@@ -115,6 +128,29 @@ class PeopleEstimator:
         if points is None:
             return PoseFrame(time=frame.time, frame_size=size)
         return measure(frame.time, size, points + (x0, y0), visibility)
+
+
+def _scaled(frame: Frame) -> Frame:
+    """The frame within MAX_PIXELS (the tools' budget) for the full-frame pass: MediaPipe scales its input to 256 px
+    anyway, and copying a full-HD frame into its graph costs 9 ms."""
+    width, height = frame.image.size
+    scale = math.sqrt(MAX_PIXELS / (width * height))
+    if scale >= 1:
+        return frame
+    size = (round(width * scale), round(height * scale))
+    pixels = cv2.resize(np.asarray(frame.image), size, interpolation=cv2.INTER_AREA)
+    return Frame(frame.time, frame.index, Image.fromarray(pixels))
+
+
+def _full_size(pose: PoseFrame, frame: Frame) -> PoseFrame:
+    """A pose found on `_scaled(frame)` in the pixels of `frame` (angles and box-relative values are unchanged)."""
+    size = (frame.image.width, frame.image.height)
+    if pose.frame_size == size:
+        return pose
+    scale = np.array(size) / np.array(pose.frame_size)
+    points = None if pose.points is None else pose.points * scale
+    box = None if pose.box is None else pose.box * np.tile(scale, 2)
+    return replace(pose, frame_size=size, points=points, box=box)
 
 
 def _overlap(a: np.ndarray, b: np.ndarray) -> float:
