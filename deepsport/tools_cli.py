@@ -129,8 +129,8 @@ def pose(
             overlay.mkdir(parents=True, exist_ok=True)
             for k, frame in enumerate(frames):
                 image = frame.image
-                for shown in [poses[k]] if single else [p.pose for p in people[k]]:
-                    image = draw(image, shown)
+                for drawn in [poses[k]] if single else [p.pose for p in people[k]]:
+                    image = draw(image, drawn)
                 image.save(overlay / f"pose_{frame.time:09.3f}s.jpg", quality=92)
     except (VideoError, ToolError, ValueError) as err:
         raise fail(str(err)) from None

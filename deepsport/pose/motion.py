@@ -43,11 +43,11 @@ def moving_boxes(before: np.ndarray, after: np.ndarray) -> np.ndarray:
     if before.shape != after.shape:
         return np.zeros((0, 4))
     (dx, dy), _ = cv2.phaseCorrelate(before, after)
-    shift = np.float32([[1, 0, dx], [0, 1, dy]])
+    shift = np.array([[1, 0, dx], [0, 1, dy]], dtype=np.float32)
     height, width = after.shape
     aligned = cv2.warpAffine(before, shift, (width, height), borderMode=cv2.BORDER_REPLICATE)
     gradient = cv2.magnitude(cv2.Sobel(after, cv2.CV_32F, 1, 0), cv2.Sobel(after, cv2.CV_32F, 0, 1)) / 4
-    moving = (cv2.absdiff(after, aligned) > THRESHOLD + TEXTURE * gradient).astype(np.uint8)
+    moving: np.ndarray = (cv2.absdiff(after, aligned) > THRESHOLD + TEXTURE * gradient).astype(np.uint8)
     margin = int(np.ceil(max(abs(dx), abs(dy)))) + 1  # the edge the shift brought in has no earlier pixels
     moving[:, :margin] = moving[:, width - margin :] = 0
     moving[:margin] = moving[height - margin :] = 0

@@ -98,11 +98,14 @@ class PeopleEstimator:
         """Poses (or boxes) of the people moving in `frame` (grey: `after`; a frame shortly before: `before`) that
         are not among `known`."""
         size = (frame.image.width, frame.image.height)
-        boxes = moving_boxes(before, after) * (frame.image.width / after.shape[1])
+        scaled = moving_boxes(before, after) * (frame.image.width / after.shape[1])
         boxes = [
-            b for b in _distinct(list(boxes)) if not any(_overlap(b, k.box) >= SAME for k in known if k.box is not None)
+            b
+            for b in _distinct(list(scaled))
+            if not any(_overlap(b, k.box) >= SAME for k in known if k.box is not None)
         ]
-        posed, unposed = [], []
+        posed: list[PoseFrame] = []
+        unposed: list[PoseFrame] = []
         for box in boxes:
             tall = box[3] - box[1]
             if len(posed) < self.max_posed and tall >= MIN_POSE_HEIGHT:

@@ -140,7 +140,9 @@ class EstimatePose(Tool):
         for pose in poses:
             image = draw(image, pose)
         size = self.episode.video.size
-        return Frame(frame.time, frame.index, image.resize(size, Image.BILINEAR) if image.size != size else image)
+        return Frame(
+            frame.time, frame.index, image.resize(size, Image.Resampling.BILINEAR) if image.size != size else image
+        )
 
     def _window(
         self, time: float | None, start: float | None, end: float | None, num_frames: int | None
