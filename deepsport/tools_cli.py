@@ -94,10 +94,16 @@ def pose(
     ] = None,
     overlay: Annotated[Path | None, typer.Option(help="Directory for JPEG frames with the skeleton drawn.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print every keypoint, angle and velocity as JSON.")] = False,
+    backend: Annotated[str, typer.Option(help="mediapipe (CPU) or transformers (--detector, --pose-model).")] = (
+        "mediapipe"
+    ),
+    detector: Annotated[str | None, typer.Option(help="transformers: a person detector, e.g. RT-DETR.")] = None,
+    pose_model: Annotated[str | None, typer.Option(help="transformers: a ViTPose checkpoint.")] = None,
+    device: Annotated[str | None, typer.Option(help="transformers: cuda or cpu (default: cuda when present).")] = None,
 ) -> None:
     """Estimate the pose of the people in a window: joint angles, speeds and turning rates per person per frame."""
     from deepsport.pose.estimator import PoseUnavailable
-    from deepsport.pose.people import PeopleEstimator, choose, parse_person, poses_of
+    from deepsport.pose.people import choose, open_people_finder, parse_person, poses_of
     from deepsport.pose.report import COLUMNS, LEGEND, draw, people_rows, row, to_json
     from deepsport.tools import Episode, ToolError
     from deepsport.tools.pose import MOTION_FRAMES, POSE_PIXELS
@@ -105,9 +111,9 @@ def pose(
 
     try:
         choice = parse_person(person) if person is not None else None
-        estimator = PeopleEstimator()
+        estimator = open_people_finder(backend, detector, pose_model, device)
         episode = Episode.open(video, max_pixels=POSE_PIXELS)
-    except (PoseUnavailable, VideoError, ValueError) as err:
+    except (PoseUnavailable, VideoError, ValueError, OSError) as err:
         raise fail(str(err)) from None
     try:
         end, notes = episode.clip_window(start, end)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -52,10 +53,42 @@ class Person:
 
 
 @dataclass
-class _Track:
+class Track:
+    """A person followed across frames: their id and last pose."""
+
     id: int
     last: PoseFrame
     seen: list[float] = field(default_factory=list)
+
+
+BACKENDS = ("mediapipe", "transformers")
+
+
+class PeopleFinder(Protocol):
+    """What finds and poses the people of frames: PeopleEstimator (MediaPipe) or hf_pose's transformers one."""
+
+    def estimate(self, frames: Sequence[Frame], references: Sequence[Frame] = ()) -> list[list[Person]]: ...
+
+    def stream(self, frames: Sequence[Frame], references: Sequence[Frame] = ()) -> Iterator[list[Person]]: ...
+
+    def close(self) -> None: ...
+
+
+def open_people_finder(
+    backend: str = "mediapipe", detector: str | None = None, pose_model: str | None = None, device: str | None = None
+) -> PeopleFinder:
+    """The pose backend by name: "mediapipe" (CPU, shipped in the wheel; raises PoseUnavailable without it) or
+    "transformers" (`detector` and `pose_model` checkpoints by name or path, e.g. RT-DETR and ViTPose).
+    ValueError for an unknown backend or a missing checkpoint name."""
+    if backend == "mediapipe":
+        return PeopleEstimator()
+    if backend != "transformers":
+        raise ValueError(f"unknown pose backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if not detector or not pose_model:
+        raise ValueError("the transformers pose backend needs a detector and a pose_model (checkpoint names or paths)")
+    from deepsport.pose.hf_pose import TransformersPeopleEstimator
+
+    return TransformersPeopleEstimator(detector, pose_model, device)
 
 
 class PeopleEstimator:
@@ -75,7 +108,7 @@ class PeopleEstimator:
         """Like estimate, one frame at a time."""
         ordered = sorted(frames, key=lambda frame: frame.time)
         pool = sorted([*ordered, *references], key=lambda frame: frame.time)
-        tracks: list[_Track] = []
+        tracks: list[Track] = []
         greys: dict[float, np.ndarray] = {}  # frame time -> grey frame for motion, each computed once
         for frame, main in zip(ordered, self.single.stream([_scaled(f) for f in ordered]), strict=True):
             main = _full_size(main, frame)
@@ -89,7 +122,7 @@ class PeopleEstimator:
                 movers = self._movers(frame, greys[earlier[-1].time], greys[frame.time], found)
             for time in [t for t in greys if t < frame.time - MOTION_GAP]:
                 del greys[time]
-            yield _assign(tracks, found, movers)
+            yield assign(tracks, found, movers)
 
     def close(self) -> None:
         self.single.close()
@@ -183,7 +216,7 @@ def _distinct(boxes: list[np.ndarray]) -> list[np.ndarray]:
     return kept
 
 
-def _assign(tracks: list[_Track], main: list[PoseFrame], movers: list[PoseFrame]) -> list[Person]:
+def assign(tracks: list[Track], main: list[PoseFrame], movers: list[PoseFrame]) -> list[Person]:
     """Give each pose the id of the track it continues (greedy, best match first) or a new id. The full-frame
     pose keeps its velocities (as for one athlete); the others' are measured against their track's last pose."""
     found = [*main, *movers]
@@ -206,7 +239,7 @@ def _assign(tracks: list[_Track], main: list[PoseFrame], movers: list[PoseFrame]
             if i >= len(main) and pose.found and track.last.found:
                 pose = measure(pose.time, pose.frame_size, pose.points, pose.visibility, track.last)
         else:
-            track = _Track(id=len(tracks) + 1, last=pose)
+            track = Track(id=len(tracks) + 1, last=pose)
             tracks.append(track)
         track.last = pose
         track.seen.append(pose.time)

@@ -7,7 +7,7 @@ from typing import Any
 from PIL import Image
 
 from deepsport.pose.estimator import INSTALL, pose_available
-from deepsport.pose.people import PeopleEstimator, Person, PersonChoice, choose, poses_of
+from deepsport.pose.people import BACKENDS, PeopleFinder, Person, PersonChoice, choose, open_people_finder, poses_of
 from deepsport.pose.report import LEGEND, draw, people_table_text, table_text
 from deepsport.prompts import time_label
 from deepsport.schemas import Span
@@ -64,9 +64,21 @@ class EstimatePose(Tool):
     def missing(cls) -> str | None:
         return None if pose_available() else f"pose estimation needs MediaPipe; install it with: {INSTALL}"
 
-    def __init__(self, episode: Episode) -> None:
+    def __init__(
+        self,
+        episode: Episode,
+        backend: str = "mediapipe",
+        detector: str | None = None,
+        pose_model: str | None = None,
+        device: str | None = None,
+    ) -> None:
+        """backend: "mediapipe" (CPU) or "transformers" with `detector` and `pose_model` checkpoints (names or
+        paths, e.g. RT-DETR and ViTPose) on `device`; see deepsport.pose.people.open_people_finder."""
         super().__init__(episode)
-        self.estimator: PeopleEstimator | None = None  # built on the first call: agents that never ask pay nothing
+        if backend not in BACKENDS:
+            raise ValueError(f"estimate_pose: unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+        self.backend, self.detector, self.pose_model, self.device = backend, detector, pose_model, device
+        self.estimator: PeopleFinder | None = None  # built on the first call: agents that never ask pay nothing
         self.video: Video | None = None  # the episode's video at POSE_PIXELS, opened on the first call
 
     def execute(
@@ -88,7 +100,10 @@ class EstimatePose(Tool):
             notes.append(f"{count} frames, what is left of the frame budget for overlays")
         frames, references = self._frames(start, end, count, moment=time is not None)
         if self.estimator is None:
-            self.estimator = PeopleEstimator()
+            try:
+                self.estimator = open_people_finder(self.backend, self.detector, self.pose_model, self.device)
+            except (ValueError, OSError) as err:
+                raise ToolError(f"the pose backend cannot start: {err}") from None
         people = self.estimator.estimate(frames, references)
         if time is not None:  # the frame before it only served to measure velocities
             frames, people = frames[-1:], people[-1:]
