@@ -103,8 +103,9 @@ def pose(
 ) -> None:
     """Estimate the pose of the people in a window: joint angles, speeds and turning rates per person per frame."""
     from deepsport.pose.estimator import PoseUnavailable
-    from deepsport.pose.people import choose, open_people_finder, parse_person, poses_of
+    from deepsport.pose.people import open_people_finder
     from deepsport.pose.report import COLUMNS, LEGEND, draw, people_rows, row, to_json
+    from deepsport.pose.tracking import choose, parse_person, poses_of
     from deepsport.tools import Episode, ToolError
     from deepsport.tools.pose import MOTION_FRAMES, POSE_PIXELS
     from deepsport.video import Video, VideoError

@@ -13,8 +13,8 @@ import pytest
 
 from deepsport.dev.synthetic import make_video
 from deepsport.pose.kinematics import PoseFrame
-from deepsport.pose.people import Person, choose, parse_person
 from deepsport.pose.report import TOO_SMALL, row, to_json
+from deepsport.pose.tracking import Person, choose, parse_person
 from deepsport.video import Video
 
 pytest.importorskip("mediapipe")

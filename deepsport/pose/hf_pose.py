@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from deepsport.pose.kinematics import INDEX, LANDMARKS, PoseFrame, measure
-from deepsport.pose.people import Person, Track, assign
+from deepsport.pose.tracking import Person, Track, assign
 from deepsport.video import Frame
 
 COCO = (

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Protocol
 
 import cv2
@@ -28,6 +28,7 @@ from PIL import Image
 from deepsport.pose.estimator import TRACK_GAP, PoseEstimator
 from deepsport.pose.kinematics import PoseFrame, box_size, measure
 from deepsport.pose.motion import grey, moving_boxes
+from deepsport.pose.tracking import Person, Track, assign, overlap
 from deepsport.video import MAX_PIXELS, Frame
 
 MOTION_GAP = 0.15  # seconds: the farthest a reference frame may be before the frame for motion
@@ -39,29 +40,6 @@ MIN_MAIN = 0.06  # fraction of the frame's longer side: the full-frame pass cann
 CROP = 2.6  # crop side around a moving region, in multiples of its longer side (1.8: 21 of 29 moving people
 # of tennis_rally_montecarlo and goalkeeper_dive_save posed, 2.2: 20, 2.6: 25, 3.2: 23)
 SAME = 0.5  # overlap (intersection over the smaller box) at which two boxes are one person
-
-
-@dataclass(frozen=True)
-class Person:
-    """One person in one frame: an id kept across the frames, and the pose (found=False with `box` only when the
-    person was too small to pose)."""
-
-    id: int
-    pose: PoseFrame
-
-    @property
-    def box(self) -> np.ndarray:
-        assert self.pose.box is not None  # every Person has a box
-        return self.pose.box
-
-
-@dataclass
-class Track:
-    """A person followed across frames: their id and last pose."""
-
-    id: int
-    last: PoseFrame
-    seen: list[float] = field(default_factory=list)
 
 
 BACKENDS = ("mediapipe", "transformers")
@@ -147,7 +125,7 @@ class PeopleEstimator:
         candidates = [
             t
             for t in tracks
-            if t.last.found and t.last.box is not None and not any(_overlap(t.last.box, m.box) >= SAME for m in main)  # type: ignore[arg-type]
+            if t.last.found and t.last.box is not None and not any(overlap(t.last.box, m.box) >= SAME for m in main)  # type: ignore[arg-type]
         ]
         candidates.sort(key=lambda t: -box_size(t.last.box))  # type: ignore[arg-type]
         followed = {}
@@ -169,9 +147,7 @@ class PeopleEstimator:
         size = (frame.image.width, frame.image.height)
         scaled = moving_boxes(before, after) * (frame.image.width / after.shape[1])
         boxes = [
-            b
-            for b in _distinct(list(scaled))
-            if not any(_overlap(b, k.box) >= SAME for k in known if k.box is not None)
+            b for b in _distinct(list(scaled)) if not any(overlap(b, k.box) >= SAME for k in known if k.box is not None)
         ]
         posed: list[PoseFrame] = []
         unposed: list[PoseFrame] = []
@@ -179,7 +155,7 @@ class PeopleEstimator:
             tall = box[3] - box[1]
             if len(posed) + posed_already < self.max_posed and tall >= MIN_POSE_HEIGHT:
                 pose = self._pose_crop(frame, box, self.single, static=True)
-                if pose.found and _overlap(box, pose.box) > 0:  # type: ignore[arg-type]
+                if pose.found and overlap(box, pose.box) > 0:  # type: ignore[arg-type]
                     posed.append(pose)
                     continue
                 if tall >= CONFIRM_HEIGHT * frame.image.height:
@@ -226,16 +202,6 @@ def _full_size(pose: PoseFrame, frame: Frame) -> PoseFrame:
     return replace(pose, frame_size=size, points=points, box=box)
 
 
-def _overlap(a: np.ndarray, b: np.ndarray) -> float:
-    """Intersection over the smaller box's area."""
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    if w <= 0 or h <= 0:
-        return 0.0
-    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
-    return float(w * h / max(smaller, 1e-9))
-
-
 def _distinct(boxes: list[np.ndarray]) -> list[np.ndarray]:
     """Boxes (largest first) without those mostly inside a larger one; side by side parts of one thing (at the
     same height, less than a quarter of their height apart) joined."""
@@ -245,114 +211,9 @@ def _distinct(boxes: list[np.ndarray]) -> list[np.ndarray]:
             height = min(box[3] - box[1], other[3] - other[1])
             gap = max(box[0], other[0]) - min(box[2], other[2])
             rows = min(box[3], other[3]) - max(box[1], other[1])
-            if _overlap(box, other) >= SAME or (gap < height / 4 and rows > height / 2):
+            if overlap(box, other) >= SAME or (gap < height / 4 and rows > height / 2):
                 kept[k] = np.concatenate([np.minimum(box[:2], other[:2]), np.maximum(box[2:], other[2:])])
                 break
         else:
             kept.append(box)
     return kept
-
-
-def assign(
-    tracks: list[Track], main: list[PoseFrame], movers: list[PoseFrame], followed: dict[int, PoseFrame] | None = None
-) -> list[Person]:
-    """Give each pose the id of the track it continues (`followed`: poses known to continue track id; the others
-    greedily, best match first) or a new id. The full-frame pose keeps its velocities (as for one athlete); the
-    others' are measured against their track's last pose."""
-    followed = followed or {}
-    index = {track.id: j for j, track in enumerate(tracks)}
-    found = [*main, *followed.values(), *movers]
-    ids: dict[int, int] = {len(main) + k: index[number] for k, number in enumerate(followed)}
-    taken: set[int] = set(ids.values())
-    pairs = []
-    for i, pose in enumerate(found):
-        for j, track in enumerate(tracks):
-            score = _similarity(track.last, pose)
-            if score > 0 and i not in ids and j not in taken:
-                pairs.append((score, i, j))
-    for _, i, j in sorted(pairs, reverse=True):
-        if i not in ids and j not in taken:
-            ids[i] = j
-            taken.add(j)
-    people = []
-    for i, pose in enumerate(found):
-        if i in ids:
-            track = tracks[ids[i]]
-            if i >= len(main) and pose.found and track.last.found:
-                pose = measure(pose.time, pose.frame_size, pose.points, pose.visibility, track.last)
-        else:
-            track = Track(id=len(tracks) + 1, last=pose)
-            tracks.append(track)
-        track.last = pose
-        track.seen.append(pose.time)
-        people.append(Person(track.id, pose))
-    return sorted(people, key=lambda person: person.id)
-
-
-def _similarity(previous: PoseFrame, current: PoseFrame) -> float:
-    """How likely `current` continues `previous`: box overlap, else nearness in box sizes; 0 for no match."""
-    assert previous.box is not None and current.box is not None
-    a, b = previous.box, current.box
-    overlap = _overlap(a, b)
-    if overlap > 0:
-        return 1 + overlap
-    scale = max(box_size(a), box_size(b))
-    distance = float(np.linalg.norm((a[:2] + a[2:]) / 2 - (b[:2] + b[2:]) / 2)) / max(scale, 1e-9)
-    ratio = box_size(a) / max(box_size(b), 1e-9)
-    return max(0.0, 1 - distance / 2) if 0.5 <= ratio <= 2 else 0.0
-
-
-PersonChoice = int | str | Sequence[float]  # an id, "largest", or a box (x0, y0, x1, y1) as fractions of the frame
-
-
-def parse_person(text: str) -> PersonChoice:
-    """A `person` choice from the command line: "3", "largest" or "x0,y0,x1,y1" (fractions of the frame)."""
-    text = text.strip()
-    if text.isdigit():
-        return int(text)
-    if text == "largest":
-        return text
-    parts = text.split(",")
-    try:
-        box = [float(part) for part in parts]
-    except ValueError:
-        box = []
-    if len(box) != 4:
-        raise ValueError(f'person must be an id, "largest" or a box x0,y0,x1,y1 (fractions of the frame), got {text!r}')
-    return box
-
-
-def choose(people: Sequence[Sequence[Person]], person: PersonChoice) -> int | None:
-    """The id of the person `person` designates among the frames' people (None: nobody fits). An id must exist;
-    "largest" is the person with the largest boxes summed over the frames; a box (fractions of the frame) picks
-    the person whose box overlaps it most in any frame."""
-    everyone = [p for frame in people for p in frame]
-    if isinstance(person, int):
-        return person if any(p.id == person for p in everyone) else None
-    if isinstance(person, str):
-        if person != "largest":
-            raise ValueError(f'person must be an id, "largest" or a box, got {person!r}')
-        totals: dict[int, float] = {}
-        for p in everyone:
-            totals[p.id] = totals.get(p.id, 0.0) + box_size(p.box) / max(p.pose.frame_size)
-        return max(totals, key=totals.__getitem__, default=None)
-    x0, y0, x1, y1 = (float(v) for v in person)
-    if not (0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1):
-        raise ValueError("a person's box is x0 < x1 and y0 < y1, as fractions of the frame between 0 and 1")
-    best, chosen = 0.0, None
-    for p in everyone:
-        width, height = p.pose.frame_size
-        overlap = _overlap(np.array([x0 * width, y0 * height, x1 * width, y1 * height]), p.box)
-        if overlap > best:
-            best, chosen = overlap, p.id
-    return chosen
-
-
-def poses_of(people: Sequence[Sequence[Person]], frames: Sequence[Frame], person_id: int | None) -> list[PoseFrame]:
-    """One PoseFrame per frame: the person's (`person_id`; None: the only person there is), else nobody."""
-    poses = []
-    for frame, found in zip(frames, people, strict=True):
-        match = [p for p in found if person_id is None or p.id == person_id]
-        size = (frame.image.width, frame.image.height)
-        poses.append(match[0].pose if match else PoseFrame(time=frame.time, frame_size=size))
-    return poses

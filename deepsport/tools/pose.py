@@ -7,8 +7,9 @@ from typing import Any
 from PIL import Image
 
 from deepsport.pose.estimator import INSTALL, pose_available
-from deepsport.pose.people import BACKENDS, PeopleFinder, Person, PersonChoice, choose, open_people_finder, poses_of
+from deepsport.pose.people import BACKENDS, PeopleFinder, open_people_finder
 from deepsport.pose.report import LEGEND, draw, people_table_text, table_text
+from deepsport.pose.tracking import Person, PersonChoice, choose, poses_of
 from deepsport.prompts import time_label
 from deepsport.schemas import Span
 from deepsport.tools.base import Episode, Tool, ToolError, ToolResult, register
