@@ -87,12 +87,16 @@ class PoseEstimator:
         for k, frame in enumerate(ordered):
             close_before = k > 0 and frame.time - ordered[k - 1].time <= TRACK_GAP
             close_after = k + 1 < len(ordered) and ordered[k + 1].time - frame.time <= TRACK_GAP
-            if close_after and not close_before:
-                self._start_run()
-            points, visibility = self.landmarks(frame.image, static=not (close_before or close_after))
-            size = (frame.image.width, frame.image.height)
-            previous = measure(frame.time, size, points, visibility, previous)
+            previous = self.pose(frame, close_before, close_after, previous)
             yield previous
+
+    def pose(self, frame: Frame, close_before: bool, close_after: bool, previous: PoseFrame | None) -> PoseFrame:
+        """One frame of a stream: tracked when a frame within TRACK_GAP comes before or after it (a run starts
+        when only one comes after), velocities since `previous`."""
+        if close_after and not close_before:
+            self._start_run()
+        points, visibility = self.landmarks(frame.image, static=not (close_before or close_after))
+        return measure(frame.time, (frame.image.width, frame.image.height), points, visibility, previous)
 
     def close(self) -> None:
         for graph in self._graphs.values():

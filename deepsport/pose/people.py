@@ -3,7 +3,8 @@
 For each frame:
 1. the full frame, scaled to the tools' MAX_PIXELS, goes through PoseEstimator exactly as for one athlete (MediaPipe
    finds the most prominent person, tracked over close frames), so with one person in view the result is the
-   single-athlete one (keypoints in the full frame's pixels);
+   single-athlete one (keypoints in the full frame's pixels). Over close frames where it found nobody and crops
+   found people (a broadcast: everyone is too small for it), it runs on every MAIN_EVERY-th frame only;
 2. people who move are found by ``motion.moving_boxes`` against a frame shortly before (a frame of `references`
    or of `frames` itself, at most MOTION_GAP earlier), which finds broadcast players of 20 px and more;
 3. people posed in the frame just before (within TRACK_GAP) are posed again on a crop around where they were, each
@@ -27,10 +28,11 @@ from PIL import Image
 
 from deepsport.pose.estimator import TRACK_GAP, PoseEstimator
 from deepsport.pose.kinematics import PoseFrame, box_size, measure
-from deepsport.pose.motion import grey, moving_boxes
+from deepsport.pose.motion import WIDTH, grey, moving_boxes
 from deepsport.pose.tracking import Person, Track, assign, overlap
 from deepsport.video import MAX_PIXELS, Frame
 
+MAIN_EVERY = 5  # over close frames where only crops find people, the full-frame pass runs on every 5th frame
 MOTION_GAP = 0.15  # seconds: the farthest a reference frame may be before the frame for motion
 MAX_POSED = 2  # people posed per frame besides the full-frame one, the largest first
 MIN_POSE_HEIGHT = 40  # pixels: smaller people are too blurred for the pose model; they stay as boxes
@@ -94,8 +96,17 @@ class PeopleEstimator:
         tracks: list[Track] = []
         greys: dict[float, np.ndarray] = {}  # frame time -> grey frame for motion, each computed once
         previous: float | None = None
-        for frame, main in zip(ordered, self.single.stream([_scaled(f) for f in ordered]), strict=True):
-            main = _full_size(main, frame)
+        small = {frame.time: _scaled(frame) for frame in ordered}  # what the full-frame pass sees
+        last_main: PoseFrame | None = None
+        others = False  # whether people were found in the frame before besides the full-frame pass
+        for k, frame in enumerate(ordered):
+            close_before = k > 0 and frame.time - ordered[k - 1].time <= TRACK_GAP
+            close_after = k + 1 < len(ordered) and ordered[k + 1].time - frame.time <= TRACK_GAP
+            if close_before and others and not (last_main and last_main.found) and k % MAIN_EVERY:
+                main = PoseFrame(time=frame.time, frame_size=(frame.image.width, frame.image.height))
+            else:
+                main = _full_size(self.single.pose(small[frame.time], close_before, close_after, last_main), frame)
+            last_main = main
             earlier = [f for f in pool if 0 < frame.time - f.time <= MOTION_GAP]
             found = [main] if main.found and box_size(main.box) >= MIN_MAIN * max(main.frame_size) else []  # type: ignore[arg-type]
             close = previous is not None and frame.time - previous <= TRACK_GAP
@@ -104,12 +115,14 @@ class PeopleEstimator:
             if earlier:
                 for f in (earlier[-1], frame):
                     if f.time not in greys:
-                        greys[f.time] = grey(f.image)
+                        scaled = small.get(f.time) or _scaled(f)  # one resize of the frame serves both passes
+                        greys[f.time] = grey(scaled.image if scaled.image.width >= WIDTH else f.image)
                 known = [*found, *followed.values()]
                 movers = self._movers(frame, greys[earlier[-1].time], greys[frame.time], known, len(followed))
             for time in [t for t in greys if t < frame.time - MOTION_GAP]:
                 del greys[time]
             previous = frame.time
+            others = bool(followed or movers)
             yield assign(tracks, found, movers, followed)
 
     def close(self) -> None:
