@@ -140,13 +140,14 @@ def broadcast(path: Path, count: int, samples: int) -> None:
     decode_wall, decode_cpu = time.perf_counter() - wall, time.process_time() - cpu
     estimator = PeopleEstimator()
     estimator.estimate(run[:2])
-    latencies = []
+    latencies, seen = [], []
     wall, cpu = time.perf_counter(), time.process_time()
     last = wall
-    for _ in estimator.stream(run):
+    for found in estimator.stream(run):
         now = time.perf_counter()
         latencies.append(now - last)
         last = now
+        seen.append((len(found), sum(p.pose.found for p in found)))
     pose_wall, pose_cpu = time.perf_counter() - wall, time.process_time() - cpu
     estimator.close()
     width, height = frames[0].image.size
@@ -163,6 +164,10 @@ def broadcast(path: Path, count: int, samples: int) -> None:
         f"{np.percentile(ms, 90):.0f} ms, CPU {pose_cpu / len(run) * 1000:.0f} ms/frame); decode alone "
         f"{len(run) / decode_wall:.1f} frames/s ({decode_wall / len(run) * 1000:.0f} ms, CPU "
         f"{decode_cpu / len(run) * 1000:.0f} ms/frame); pose / decode, time per frame: {pose_wall / decode_wall:.2f}x"
+    )
+    print(
+        f"  consecutive: someone in {sum(n > 0 for n, _ in seen)}/{len(run)} frames, people per frame median "
+        f"{statistics.median(n for n, _ in seen):g}, posed per frame median {statistics.median(p for _, p in seen):g}"
     )
     if width * height >= 1920 * 1080:
         print(f"  pose >= {BROADCAST_FPS:g} frames/s at 1080p: {fps:.1f}  {check(fps, '>=', BROADCAST_FPS)}")

@@ -118,7 +118,10 @@ class PeopleEstimator:
                         scaled = small.get(f.time) or _scaled(f)  # one resize of the frame serves both passes
                         greys[f.time] = grey(scaled.image if scaled.image.width >= WIDTH else f.image)
                 known = [*found, *followed.values()]
-                movers = self._movers(frame, greys[earlier[-1].time], greys[frame.time], known, len(followed))
+                # over close frames, people not yet posed are tried on every MAIN_EVERY-th frame only (a player too
+                # small or turned away fails again a frame later); the ones posed are followed on every frame
+                budget = self.max_posed - len(followed) if not close_before or k % MAIN_EVERY == 0 else 0
+                movers = self._movers(frame, greys[earlier[-1].time], greys[frame.time], known, budget)
             for time in [t for t in greys if t < frame.time - MOTION_GAP]:
                 del greys[time]
             previous = frame.time
@@ -153,10 +156,10 @@ class PeopleEstimator:
         return followed
 
     def _movers(
-        self, frame: Frame, before: np.ndarray, after: np.ndarray, known: list[PoseFrame], posed_already: int
+        self, frame: Frame, before: np.ndarray, after: np.ndarray, known: list[PoseFrame], budget: int
     ) -> list[PoseFrame]:
         """Poses (or boxes) of the people moving in `frame` (grey: `after`; a frame shortly before: `before`) that
-        are not among `known`; posing at most max_posed - `posed_already` of them."""
+        are not among `known`; posing at most `budget` of them (the others stay boxes)."""
         size = (frame.image.width, frame.image.height)
         scaled = moving_boxes(before, after) * (frame.image.width / after.shape[1])
         boxes = [
@@ -166,13 +169,13 @@ class PeopleEstimator:
         unposed: list[PoseFrame] = []
         for box in boxes:
             tall = box[3] - box[1]
-            if len(posed) + posed_already < self.max_posed and tall >= MIN_POSE_HEIGHT:
+            if len(posed) < budget and tall >= MIN_POSE_HEIGHT:
                 pose = self._pose_crop(frame, box, self.single, static=True)
                 if pose.found and overlap(box, pose.box) > 0:  # type: ignore[arg-type]
                     posed.append(pose)
                     continue
-                if tall >= CONFIRM_HEIGHT * frame.image.height:
-                    continue  # large enough for the pose model to see a person, and it saw none
+            if tall >= CONFIRM_HEIGHT * frame.image.height:
+                continue  # large enough for the pose model to see a person: only it may confirm one
             unposed.append(PoseFrame(time=frame.time, frame_size=size, box=box))
         if len(unposed) == 1 and not posed and not known:
             unposed = []  # a lone small moving thing, unconfirmed
