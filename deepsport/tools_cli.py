@@ -130,7 +130,7 @@ def pose(
         chosen = choose(people, choice) if choice is not None else None
         if choice is not None and chosen is None:
             raise fail(f"no person {person} in these frames; the ids here: {', '.join(map(str, ids)) or 'none'}")
-        single = choice is not None or len(ids) <= 1
+        single = choice is not None or all(len(found) <= 1 for found in people)
         poses = poses_of(people, frames, chosen) if single else []
         if overlay:
             overlay.mkdir(parents=True, exist_ok=True)

@@ -41,6 +41,8 @@ MIN_MAIN = 0.06  # fraction of the frame's longer side: the full-frame pass cann
 # such a hit is a drawing or a logo (a cartoon figure on an end card), not a person
 CROP = 2.6  # crop side around a moving region, in multiples of its longer side (1.8: 21 of 29 moving people
 # of tennis_rally_montecarlo and goalkeeper_dive_save posed, 2.2: 20, 2.6: 25, 3.2: 23)
+GROWN = 0.2  # an unposed moving region this close to a posed person (fraction of their size) is part of them: hair,
+# a racket, a foot outside the keypoints' box
 SAME = 0.5  # overlap (intersection over the smaller box) at which two boxes are one person
 
 
@@ -177,6 +179,8 @@ class PeopleEstimator:
             if tall >= CONFIRM_HEIGHT * frame.image.height:
                 continue  # large enough for the pose model to see a person: only it may confirm one
             unposed.append(PoseFrame(time=frame.time, frame_size=size, box=box))
+        people = [*known, *posed]
+        unposed = [u for u in unposed if not any(overlap(u.box, _grown(p.box)) > 0 for p in people)]  # type: ignore[arg-type]
         if len(unposed) == 1 and not posed and not known:
             unposed = []  # a lone small moving thing, unconfirmed
         return posed + unposed
@@ -216,6 +220,12 @@ def _full_size(pose: PoseFrame, frame: Frame) -> PoseFrame:
     points = None if pose.points is None else pose.points * scale
     box = None if pose.box is None else pose.box * np.tile(scale, 2)
     return replace(pose, frame_size=size, points=points, box=box)
+
+
+def _grown(box: np.ndarray, margin: float = GROWN) -> np.ndarray:
+    """`box` grown by `margin` of its longer side on every side."""
+    pad = margin * box_size(box)
+    return box + np.array([-pad, -pad, pad, pad])
 
 
 def _distinct(boxes: list[np.ndarray]) -> list[np.ndarray]:

@@ -112,7 +112,7 @@ class EstimatePose(Tool):
         plural = "s" if len(frames) > 1 else ""
         ids = sorted({p.id for found in people for p in found})
         chosen = self._choose(people, person) if person is not None else None
-        if person is not None or len(ids) <= 1:
+        if person is not None or all(len(found) <= 1 for found in people):  # one at a time: the athlete's table
             poses = poses_of(people, frames, chosen)
             found = sum(pose.box is not None for pose in poses)
             who = f"person {chosen}" if person is not None else "a person"
