@@ -103,3 +103,26 @@ def test_mediapipe_log_lines_do_not_reach_the_terminal(tmp_path):
     assert "A person in 0 of 4 frames" in result.stdout
     for line in result.stderr.splitlines():  # what may remain: the progress display, cleared
         assert not line.strip() or line.startswith("\x1b"), line
+
+
+def test_the_tool_lists_several_people_and_follows_one():
+    from deepsport.tools import Episode, Toolbox
+
+    box = Toolbox(Episode.open(clip("tennis_rally_montecarlo")), ["estimate_pose"])
+    result, _ = box.call("estimate_pose", {"start": 2.0, "end": 2.3, "num_frames": 4})
+    assert result.ok and result.text.startswith("Pose from 2.00s to 2.30s: people in 4 of 4 frames, up to ")
+    header = result.text.splitlines()[2]
+    assert header.startswith("person | time | box x,y | seen")
+    rows = [line.split(" | ") for line in result.text.splitlines()[3:] if line[0].isdigit()]
+    ids = {int(r[0]) for r in rows}
+    assert len(ids) >= 2 and all(r[3].endswith("/33") for r in rows)
+    # the near player (bottom half of the frame) is the largest; following them gives the single-athlete table
+    largest, _ = box.call("estimate_pose", {"start": 2.0, "end": 2.3, "num_frames": 4, "person": "largest"})
+    assert largest.ok and largest.text.startswith("Pose from 2.00s to 2.30s: person ")
+    lines = largest.text.splitlines()
+    assert lines[2].startswith("time | box x,y") and len(lines) == 7
+    boxes = [line.split(" | ")[1] for line in lines[3:] if "nobody" not in line]
+    assert boxes and all(float(b.split(",")[1].split("-")[0]) > 0.5 for b in boxes)
+    followed = int(largest.text.split("person ")[1].split(" ")[0])
+    again, _ = box.call("estimate_pose", {"start": 2.0, "end": 2.3, "num_frames": 4, "person": followed})
+    assert again.ok and again.text.splitlines()[3:] == lines[3:]

@@ -95,6 +95,9 @@ class PeopleEstimator:
         """Like estimate, one frame at a time."""
         ordered = sorted(frames, key=lambda frame: frame.time)
         pool = sorted([*ordered, *references], key=lambda frame: frame.time)
+        for follower in self._followers.values():  # ids start afresh: no graph may follow someone else's
+            follower.close()
+        self._followers.clear()
         tracks: list[Track] = []
         greys: dict[float, np.ndarray] = {}  # frame time -> grey frame for motion, each computed once
         previous: float | None = None
