@@ -91,30 +91,57 @@ def pose(
     start: Annotated[float, typer.Option(min=0.0, help="Window start (s).")],
     end: Annotated[float, typer.Option(min=0.0, help="Window end (s).")],
     num_frames: Annotated[int, typer.Option("-n", "--num-frames", min=1, max=512, help="Frames in the window.")] = 8,
+    person: Annotated[
+        str | None, typer.Option(help='One athlete: an id from the table, "largest", or a box x0,y0,x1,y1 (fractions).')
+    ] = None,
     overlay: Annotated[Path | None, typer.Option(help="Directory for JPEG frames with the skeleton drawn.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print every keypoint, angle and velocity as JSON.")] = False,
+    backend: Annotated[str, typer.Option(help="mediapipe (CPU) or transformers (--detector, --pose-model).")] = (
+        "mediapipe"
+    ),
+    detector: Annotated[str | None, typer.Option(help="transformers: a person detector, e.g. RT-DETR.")] = None,
+    pose_model: Annotated[str | None, typer.Option(help="transformers: a ViTPose checkpoint.")] = None,
+    device: Annotated[str | None, typer.Option(help="transformers: cuda or cpu (default: cuda when present).")] = None,
 ) -> None:
-    """Estimate the main person's pose in a window: joint angles, speeds and turning rates per frame."""
-    from deepsport.pose.estimator import PoseEstimator, PoseUnavailable
-    from deepsport.pose.report import COLUMNS, LEGEND, draw, row, to_json
+    """Estimate the pose of the people in a window: joint angles, speeds and turning rates per person per frame."""
+    from deepsport.pose.estimator import PoseUnavailable
+    from deepsport.pose.people import open_people_finder
+    from deepsport.pose.report import COLUMNS, LEGEND, draw, people_rows, row, to_json
+    from deepsport.pose.tracking import choose, parse_person, poses_of
     from deepsport.tools import Episode, ToolError
-    from deepsport.video import VideoError
+    from deepsport.tools.pose import MOTION_FRAMES, POSE_PIXELS
+    from deepsport.video import Video, VideoError
 
     try:
-        estimator = PoseEstimator()
-        episode = Episode.open(video)
-    except (PoseUnavailable, VideoError) as err:
+        choice = parse_person(person) if person is not None else None
+        estimator = open_people_finder(backend, detector, pose_model, device)
+        episode = Episode.open(video, max_pixels=POSE_PIXELS)
+    except (PoseUnavailable, VideoError, ValueError, OSError) as err:
         raise fail(str(err)) from None
     try:
         end, notes = episode.clip_window(start, end)
+        opened: Video = episode.video
         with err_console.status(f"Reading {num_frames} frames…"):
-            frames = episode.video.window(start, end, num_frames)
-        poses = list(track(estimator.stream(frames), "Pose", len(frames), console=err_console, transient=True))
+            frames = opened.window(start, end, num_frames)
+            step = MOTION_FRAMES / opened.info.fps
+            references = opened.frames_at([max(0.0, f.time - step) for f in frames])
+        people = list(
+            track(estimator.stream(frames, references), "Pose", len(frames), console=err_console, transient=True)
+        )
+        ids = sorted({p.id for found in people for p in found})
+        chosen = choose(people, choice) if choice is not None else None
+        if choice is not None and chosen is None:
+            raise fail(f"no person {person} in these frames; the ids here: {', '.join(map(str, ids)) or 'none'}")
+        single = choice is not None or all(len(found) <= 1 for found in people)
+        poses = poses_of(people, frames, chosen) if single else []
         if overlay:
             overlay.mkdir(parents=True, exist_ok=True)
-            for frame, pose in zip(frames, poses, strict=True):
-                draw(frame.image, pose).save(overlay / f"pose_{frame.time:09.3f}s.jpg", quality=92)
-    except (VideoError, ToolError) as err:
+            for k, frame in enumerate(frames):
+                image = frame.image
+                for drawn in [poses[k]] if single else [p.pose for p in people[k]]:
+                    image = draw(image, drawn)
+                image.save(overlay / f"pose_{frame.time:09.3f}s.jpg", quality=92)
+    except (VideoError, ToolError, ValueError) as err:
         raise fail(str(err)) from None
     except OSError as err:
         raise fail(f"cannot write the overlays to {overlay}: {err.strerror}") from None
@@ -122,13 +149,30 @@ def pose(
         estimator.close()
         episode.close()
     if as_json:
-        print(json.dumps([to_json(p) for p in poses], indent=2))
+        if single:
+            print(json.dumps([to_json(p) for p in poses], indent=2))
+        else:
+            records = [{"person": p.id, **to_json(p.pose)} for found in people for p in found]
+            print(json.dumps(records, indent=2))
         return
-    found = sum(p.found for p in poses)
-    rows = [row(p) for p in poses]
-    table = Table(title=f"A person in {found} of {len(poses)} frames", title_justify="left", box=box.SIMPLE_HEAD)
-    for k, column in enumerate(COLUMNS):
-        table.add_column(column, no_wrap=True, min_width=max(len(cells[k]) for cells in [[*COLUMNS], *rows]))
+    if single:
+        found = sum(p.box is not None for p in poses)
+        columns = list(COLUMNS)
+        rows = [row(p) for p in poses]
+        title = f"{'A person' if choice is None else f'Person {chosen}'} in {found} of {len(poses)} frames"
+    else:
+        columns = ["person", *COLUMNS]
+        rows = []
+        for frame, found_here in zip(frames, people, strict=True):
+            shown, left = people_rows([(p.id, p.pose) for p in found_here], frame.time)
+            rows += [cells + [""] * (len(columns) - len(cells)) for cells in shown]
+            if left:
+                notes.append(f"{left} more people moving at {frame.time:.2f}s, smaller, not listed")
+        found = sum(bool(p) for p in people)
+        title = f"People in {found} of {len(frames)} frames, {len(ids)} in all (ids {ids[0]}-{ids[-1]})"
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+    for k, column in enumerate(columns):
+        table.add_column(column, no_wrap=True, min_width=max(len(cells[k]) for cells in [columns, *rows]))
     for cells in rows:
         table.add_row(*(escape(cell) for cell in cells))
     console.print(table)

@@ -116,6 +116,7 @@ class Video:
             self._times = (index.pts - index.pts[0]) * base.numerator / base.denominator
             self.info = _info(str(path), stream, self._times, rotation)
             size = _scaled_size(self.info.width, self.info.height, max_pixels)  # display size
+            self.size = size  # (width, height) of the frames it returns
             self._decoder: _Decoder
             if backend == "decord":
                 self._decoder = _DecordDecoder(path, container.format.name, len(self._times), size)

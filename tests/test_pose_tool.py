@@ -45,7 +45,14 @@ def test_offered_to_the_agent_with_its_schema(counter):
     box = Toolbox(Episode.open(counter))
     assert "estimate_pose" in box.tools
     schema = next(s for s in box.schemas() if s["function"]["name"] == "estimate_pose")
-    assert set(schema["function"]["parameters"]["properties"]) == {"time", "start", "end", "num_frames", "overlay"}
+    assert set(schema["function"]["parameters"]["properties"]) == {
+        "time",
+        "start",
+        "end",
+        "num_frames",
+        "overlay",
+        "person",
+    }
 
 
 @pytest.mark.parametrize(
@@ -61,7 +68,11 @@ def test_offered_to_the_agent_with_its_schema(counter):
         ({"start": 1.0, "end": 2.0, "num_frames": 100}, "num_frames: 100 is greater than the maximum of 32"),
         ({"time": -1.0}, "time: -1.0 is less than the minimum of 0"),
         ({"time": 1.0, "overlay": "yes"}, "overlay: 'yes' is not of type 'boolean'"),
-        ({"time": 1.0, "person": 2}, "Additional properties are not allowed ('person' was unexpected)"),
+        ({"time": 1.0, "people": 2}, "Additional properties are not allowed ('people' was unexpected)"),
+        ({"time": 1.0, "person": 0}, "person: 0 is not valid under any of the given schemas"),
+        ({"time": 1.0, "person": "smallest"}, "person: 'smallest' is not valid under any of the given schemas"),
+        ({"time": 1.0, "person": 2}, "no person 2 in these frames: nobody was found in these frames."),
+        ({"time": 1.0, "person": [0.5, 0.1, 0.2, 0.9]}, "a person's box is x0 < x1 and y0 < y1"),
     ],
 )
 def test_bad_arguments_come_back_as_readable_errors(counter, arguments, message):

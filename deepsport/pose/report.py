@@ -33,6 +33,8 @@ LEGEND = (
     "ankle speeds; fastest turn = the angle changing fastest, in degrees per second. - = not visible."
 )
 NOBODY = "nobody found"
+TOO_SMALL = "too small to pose"
+MAX_ROWS_PER_FRAME = 6  # people listed per frame in a table of several people, posed ones and the largest first
 SKELETON = (
     ("left_shoulder", "right_shoulder"),
     ("left_hip", "right_hip"),
@@ -56,15 +58,15 @@ COLORS = {"left": (0, 200, 255), "right": (255, 120, 0), "centre": (255, 255, 25
 
 def row(pose: PoseFrame) -> list[str]:
     """The frame's cells under COLUMNS; a frame without a person has its time and NOBODY."""
-    if not pose.found:
+    if pose.box is None:
         return [time_label(pose.time), NOBODY, *[""] * (len(COLUMNS) - 2)]
-    assert pose.box is not None and pose.visibility is not None  # a found pose has all its keypoint fields
-    width, height = pose.frame_size
-    x0, y0, x1, y1 = pose.box / [width, height, width, height]
+    if not pose.found:  # a person seen moving, too small to pose
+        return [time_label(pose.time), _box(pose), f"0/{len(LANDMARKS)}", TOO_SMALL, *[""] * (len(COLUMNS) - 4)]
+    assert pose.visibility is not None  # a found pose has all its keypoint fields
     angles = pose.angles or {}
     cells = [
         time_label(pose.time),
-        f"{x0:.2f}-{x1:.2f},{y0:.2f}-{y1:.2f}",
+        _box(pose),
         f"{int((pose.visibility >= MIN_VISIBILITY).sum())}/{len(LANDMARKS)}",
         *(_pair(angles[f"left_{joint}"], angles[f"right_{joint}"]) for joint in ("elbow", "shoulder", "hip", "knee")),
         _number(angles["trunk_lean"], "{:+.0f}"),
@@ -84,6 +86,39 @@ def row(pose: PoseFrame) -> list[str]:
     ]
 
 
+def _box(pose: PoseFrame) -> str:
+    assert pose.box is not None
+    width, height = pose.frame_size
+    x0, y0, x1, y1 = pose.box / [width, height, width, height]
+    return f"{x0:.2f}-{x1:.2f},{y0:.2f}-{y1:.2f}"
+
+
+def people_rows(people: list[tuple[int, PoseFrame]], time: float) -> tuple[list[list[str]], int]:
+    """Rows under ("person", *COLUMNS) for one frame's people as (id, pose), posed and largest first, at most
+    MAX_ROWS_PER_FRAME; and how many were left out. A frame without anyone has one NOBODY row."""
+    if not people:
+        return [["", time_label(time), NOBODY]], 0
+    ranked = sorted(people, key=lambda p: (not p[1].found, -_area(p[1]), p[0]))
+    shown = sorted(ranked[:MAX_ROWS_PER_FRAME], key=lambda p: p[0])
+    return [[str(number), *row(pose)] for number, pose in shown], len(people) - len(shown)
+
+
+def people_table_text(frames: list[list[tuple[int, PoseFrame]]], times: list[float]) -> str:
+    """Several people per frame as a table: one line per person per frame, headed by their id."""
+    lines = [" | ".join(("person", *COLUMNS))]
+    for people, time in zip(frames, times, strict=True):
+        rows, left = people_rows(people, time)
+        lines += [" | ".join(cell for cell in cells if cell) for cells in rows]
+        if left:
+            lines.append(f"{time_label(time)}: {left} more people moving, smaller")
+    return "\n".join(lines)
+
+
+def _area(pose: PoseFrame) -> float:
+    assert pose.box is not None
+    return float((pose.box[2] - pose.box[0]) * (pose.box[3] - pose.box[1]))
+
+
 def table_text(poses: list[PoseFrame]) -> str:
     """The poses as a pipe-separated table under a header line, one line per frame."""
     lines = [" | ".join(COLUMNS)]
@@ -95,6 +130,9 @@ def to_json(pose: PoseFrame) -> dict[str, Any]:
     """One frame as JSON: keypoints normalised to the person's box with their visibility, angles, velocities."""
     record: dict[str, Any] = {"time": round(pose.time, 4), "found": pose.found}
     if not pose.found:
+        if pose.box is not None:  # a person seen moving, too small to pose
+            record["frame_size"] = list(pose.frame_size)
+            record["box"] = _rounded(pose.box)
         return record
     assert pose.box is not None and pose.keypoints is not None  # a found pose has all its keypoint fields
     assert pose.visibility is not None and pose.angles is not None
@@ -116,10 +154,12 @@ def to_json(pose: PoseFrame) -> dict[str, Any]:
 def draw(image: Image.Image, pose: PoseFrame) -> Image.Image:
     """A copy of `image` with the person's box and skeleton drawn (left side blue, right side orange)."""
     drawn = image.convert("RGB") if image.mode != "RGB" else image.copy()
+    scale = np.array(drawn.size) / np.array(pose.frame_size)
     if not pose.found:
+        if pose.box is not None:
+            ImageDraw.Draw(drawn).rectangle([*(pose.box[:2] * scale), *(pose.box[2:] * scale)], outline=(255, 255, 0))
         return drawn
     assert pose.points is not None and pose.visibility is not None and pose.box is not None  # set when found
-    scale = np.array(drawn.size) / np.array(pose.frame_size)
     points = pose.points * scale
     seen = pose.visibility >= MIN_VISIBILITY
     pen = ImageDraw.Draw(drawn)
