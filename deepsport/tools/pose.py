@@ -45,6 +45,7 @@ class EstimatePose(Tool):
             },
             "overlay": {"type": "boolean", "description": "Also return the frames with the skeleton drawn."},
             "person": {
+                "type": ["integer", "string", "array"],
                 "description": 'One athlete: an id from the table, "largest", or a box [x0, y0, x1, y1] (fractions).',
                 "anyOf": [
                     {"type": "integer", "minimum": 1},
