@@ -45,6 +45,7 @@ class EstimatePose(Tool):
             },
             "overlay": {"type": "boolean", "description": "Also return the frames with the skeleton drawn."},
             "person": {
+                "type": ["integer", "string", "array"],
                 "description": 'One athlete: an id from the table, "largest", or a box [x0, y0, x1, y1] (fractions).',
                 "anyOf": [
                     {"type": "integer", "minimum": 1},
@@ -185,7 +186,7 @@ class EstimatePose(Tool):
         """`count` frames over the window (for a moment, its frame and the one before, to measure velocities), at
         up to POSE_PIXELS; and the frames MOTION_FRAMES before each, to see who moves."""
         if self.video is None:
-            self.video = Video(self.episode.video.info.path, max_pixels=POSE_PIXELS, cache_size=4 * count + 4)
+            self.video = Video(self.episode.video.info.path, max_pixels=POSE_PIXELS, cache_size=2 * count + 2)
         video = self.video
         step = 1 / video.info.fps
         frames = video.frames_at([max(0.0, start - step), start]) if moment else video.window(start, end, count)
