@@ -30,29 +30,27 @@ on fixed text (``deepsport.dev.tiny_model``), so adding or rewording tools does 
 
 Measured (2 cores; "loaded": the machine ran five other engineers' jobs, load 10-14, one thread per rank):
 
-  processes  seed  well-formed   accuracy    accuracy     format gate, sampled:        wall time
-                   after SFT     after SFT   after GRPO   agent / rollouts (256 each)
-  1          0     100%          60.4%       100% [a]     87.1% / 82.4% (-4.7)         5.7 min quiet [a]
-  2          0     100%          60.4%       60.4% [b]    87.1% / 90.6% (+3.5)         53 min loaded [c]
-  2          1     100%          56.3%       100% [a]     84.4% / 84.8% (+0.4)         -
-
-  [a] GRPO at lr 5e-4 measured before this parity protocol, from the same SFT models (the tokenizer is unchanged:
-      the same SFT accuracy).
-  [b] lr 5e-4, twice (the same result); reward/accuracy rose only from 0.44 to 0.50. At lr 1e-3 the rollouts stopped
-      calling the tool within 10 steps (tool-call rate 0.94 -> 0; after GRPO 0% tool calls, accuracy 35.4%), and
-      seed 1 in 2 processes went the same way (0.94 -> 0.60 by step 10, stopped): 1e-3 is too high.
-  [c] SFT about 6 min, parity 29 min, GRPO (lr 1e-3) 17 min, on the loaded machine.
+  processes  seed  well-formed   accuracy    accuracy       format gate, sampled:      wall time (GRPO)
+                   after SFT     after SFT   after GRPO     agent / rollouts (256 each)
+  1          0     100%          60.4%       75.0% (36/48)  87.1% / 82.4% (-4.7)       13.2 min loaded
+  2          0     100%          60.4%       60.4% [a]      87.1% / 90.6% (+3.5)       -
+  2          1     100%          56.3%       100% (48/48)   84.4% / 84.8% (+0.4)       8.6 min loaded
+  Earlier, before this parity protocol, from the same SFT models: 1 process seed 0 reached 100% (5.7 min in all on
+  a quiet machine: SFT 135 s, GRPO 134 s); 2 processes seed 1 reached 100%. A whole 2-process run on the loaded
+  machine took 53 min (SFT about 6, parity 29, GRPO 17, evaluations the rest).
+  [a] lr 5e-4, twice before (the same result; reward/accuracy rose only from 0.44 to 0.50). At lr 1e-3 the
+      rollouts stopped calling the tool within 10 steps (tool-call rate 0.94 -> 0; after GRPO 0% tool calls,
+      accuracy 35.4%), and seed 1 in 2 processes went the same way (0.94 -> 0.60 by step 10, stopped): too high.
   The targets: well-formed ≥ 90% and parity within 5 points are met in every run; GRPO above SFT in 1 process
   (seed 0) and in 2 processes (seed 1), not in 2 processes seed 0 (it stays at the SFT model's 60.4%).
 
 Parity, what was checked: the token ids TRL's rollouts continue from equal the agent's rendering of the same
 conversation (31 of 32 rollouts identical; the other differed inside its final answer, sampled as ":" and a
 newline where the tokenizer reads one token; the SFT model's 65 sampled agent turns all tokenised as the tokenizer
-would). The
-transformers backend now continues from the sampled ids in any case, as TRL does. Left padding (TRL generates a
-rank's rollouts as one batch) leaves the next-token logits equal (max difference 1.4e-6). Still unexplained: the
-same SFT model's rollouts passed the gate 82.4% of the time in 1 process (16 rollouts per rank per batch) and 90.6%
-in 2 (8 per rank), as earlier 82.8% and 89.1% (128 each), about 2.5 standard errors apart each time.
+would). The transformers backend now continues from the sampled ids in any case, as TRL does. Left padding (TRL
+generates a rank's rollouts as one batch) leaves the next-token logits equal (max difference 1.4e-6). Still
+unexplained: the same SFT model's rollouts passed the gate 82.4% of the time in 1 process (16 rollouts per rank per
+batch) and 90.6% in 2 (8 per rank), as earlier 82.8% and 89.1% (128 each), about 2.5 standard errors apart each time.
 """
 
 from __future__ import annotations
