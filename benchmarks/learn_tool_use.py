@@ -28,21 +28,19 @@ Settings: 60 oracle trajectories, SFT 100 steps (batch 6, lr 3e-3); GRPO on 64 q
 (8 per question, temperature 0.8, beta 0.02, lr 5e-4); 48 held-out questions; seed 0. The tiny tokenizer is trained
 on fixed text (``deepsport.dev.tiny_model``), so adding or rewording tools does not change the model or these figures.
 
-Measured (2 cores; "loaded": the machine ran five other engineers' jobs, load 10-14, one thread per rank):
+Measured (2 cores; "loaded": five other engineers' jobs ran too, load 7-14; OMP_NUM_THREADS=1 per rank):
 
   processes  seed  well-formed   accuracy    accuracy       format gate, sampled:      wall time (GRPO)
                    after SFT     after SFT   after GRPO     agent / rollouts (256 each)
   1          0     100%          60.4%       75.0% (36/48)  87.1% / 82.4% (-4.7)       13.2 min loaded
-  2          0     100%          60.4%       60.4% [a]      87.1% / 90.6% (+3.5)       -
+  2          0     100%          60.4%       100% (48/48)   87.1% / 90.6% (+3.5)       5.3 min loaded
   2          1     100%          56.3%       100% (48/48)   84.4% / 84.8% (+0.4)       8.6 min loaded
-  Earlier, before this parity protocol, from the same SFT models: 1 process seed 0 reached 100% (5.7 min in all on
-  a quiet machine: SFT 135 s, GRPO 134 s); 2 processes seed 1 reached 100%. A whole 2-process run on the loaded
-  machine took 53 min (SFT about 6, parity 29, GRPO 17, evaluations the rest).
-  [a] lr 5e-4, twice before (the same result; reward/accuracy rose only from 0.44 to 0.50). At lr 1e-3 the
-      rollouts stopped calling the tool within 10 steps (tool-call rate 0.94 -> 0; after GRPO 0% tool calls,
-      accuracy 35.4%), and seed 1 in 2 processes went the same way (0.94 -> 0.60 by step 10, stopped): too high.
-  The targets: well-formed ≥ 90% and parity within 5 points are met in every run; GRPO above SFT in 1 process
-  (seed 0) and in 2 processes (seed 1), not in 2 processes seed 0 (it stays at the SFT model's 60.4%).
+  All targets met in the three runs. A whole 2-process run on the loaded machine took about 53 min (SFT 6, parity
+  29, GRPO 5-17, evaluations the rest); 1 process, seed 0 took 5.7 min on a quiet machine (SFT 135 s, GRPO 134 s).
+  Fragile: before (SFT with 2 threads per rank, otherwise the same), 2 processes seed 0 stayed at 60.4% after GRPO,
+  twice (reward/accuracy 0.44 -> 0.50), and 1 process seed 0 reached 100%: thread counts change float rounding, and
+  with it which rollouts are sampled. At lr 1e-3 the rollouts stopped calling the tool within 10 steps (2 processes,
+  seed 0: tool-call rate 0.94 -> 0, after GRPO 0% tool calls and accuracy 35.4%; seed 1: 0.94 -> 0.60 by step 10).
 
 Parity, what was checked: the token ids TRL's rollouts continue from equal the agent's rendering of the same
 conversation (31 of 32 rollouts identical; the other differed inside its final answer, sampled as ":" and a
