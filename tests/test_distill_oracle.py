@@ -153,7 +153,7 @@ def test_a_when_question_on_a_long_video_spots_then_looks_around_the_spotted_mom
 @pytest.mark.parametrize(
     "time, tools",
     [
-        (20.0, None),  # nothing happens at 20 s: no spotted moment near it
+        (28.0, None),  # nothing happens near 28 s (the counter's third digit appears at 20 s): no moment near it
         (37.0, ["choose_frames"]),  # spot_actions is not offered
     ],
 )
