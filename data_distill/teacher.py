@@ -43,7 +43,7 @@ def endpoint_model(
         tool_protocol=agent.tool_protocol if agent else "hermes",
         tool_images=agent.tool_images if agent else "user",
     )
-    return CachingChatModel(client, cache)
+    return CachingChatModel(client, cache, wire=(client.tool_protocol, client.tool_images))
 
 
 def teacher_job(config: TeacherConfig, video_root: Path, model: ChatModel | None) -> Job:

@@ -76,3 +76,23 @@ def test_thinking_teacher_reasoning_lands_in_sft_trajectories(root):
         turns = [m["content"] for m in trajectory.messages if m["role"] == "assistant"]
         assert turns[0].startswith(f"<think>\n{CUT}\n</think>\n\n<tool_call>") and LONG not in row["trajectory"]
         assert turns[1] == "<think>\nThe frames show a 7.\n</think>\n\n<answer>7</answer>"
+
+
+def test_the_response_cache_keeps_each_tool_protocol_apart(tmp_path, monkeypatch):
+    """The same conversation sent with Hermes tools and with native tools is two requests on the wire: a switch of
+    protocol on the same out_dir asks the endpoint again instead of reusing the other protocol's answers."""
+    from data_distill.config import EndpointConfig
+    from data_distill.teacher import endpoint_model
+    from deepsport.agent_config import AgentConfig
+    from deepsport.backends.base import GenerationConfig
+    from deepsport.cache import DiskCache
+
+    monkeypatch.setenv("OPENAI_API_KEY", "test")
+    messages = [{"role": "system", "content": "You are a referee."}, {"role": "user", "content": "Offside?"}]
+    with LocalEndpoint(scripted(lambda _: "<answer>no</answer>")) as endpoint:
+        cache = DiskCache(tmp_path / "cache.sqlite")
+        config = EndpointConfig(model="teacher", base_url=endpoint.url)
+        for protocol in ("hermes", "native", "hermes"):
+            model = endpoint_model(config, cache, "teacher", AgentConfig(tool_protocol=protocol))
+            assert model.chat(messages, GenerationConfig()).text == "<answer>no</answer>"
+        assert len(endpoint.requests) == 2  # hermes asked once, native once; the second hermes call was cached
