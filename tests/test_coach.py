@@ -4,7 +4,6 @@ retrieval benchmark in tests/data/coach (the real clips in ../shared/clips; thos
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from shared_data import CLIPS
 from typer.testing import CliRunner
 
 from deepsport.agent_config import AgentConfig
@@ -26,8 +26,7 @@ from deepsport.session import Session
 from deepsport.tools import Budget, Episode, Toolbox, tool_names
 
 DATA = Path(__file__).parent / "data" / "coach"
-CLIPS = Path(os.environ.get("DEEPSPORT_CLIPS", Path(__file__).resolve().parents[2] / "shared" / "clips"))
-needs_clips = pytest.mark.skipif(not CLIPS.is_dir(), reason=f"no real clips at {CLIPS} (set DEEPSPORT_CLIPS)")
+needs_clips = pytest.mark.skipif(not CLIPS.is_dir(), reason=f"no real clips at {CLIPS} (set DEEPSPORT_SHARED)")
 CHROMIUM = shutil.which("chromium")
 
 

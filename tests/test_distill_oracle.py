@@ -6,6 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from shared_data import CLIPS
 
 from data_distill.checks import format_problems, overlaps_evidence
 from data_distill.filter import check_job
@@ -102,7 +103,6 @@ def test_evidence_over_most_of_the_video_is_seen_in_the_initial_frames(video):
 
 # --- each tool where it helps: spot_actions on long videos, estimate_pose on technique ------------------------------
 
-CLIPS = Path(__file__).resolve().parents[2] / "shared" / "clips"
 needs_clips = pytest.mark.skipif(not CLIPS.is_dir(), reason=f"no real clips at {CLIPS}")
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from shared_data import ANNOTATIONS
 
 from data_distill.questions import make_item, number, seconds
 from data_distill.sources import SOURCES, SourceError, load_source
@@ -17,7 +18,6 @@ from deepsport.paths import VideoPathError, resolve_video
 from deepsport.schemas import DIMENSIONS, TASK_TYPES, QAItem
 from deepsport.scoring import score_answer
 
-ANNOTATIONS = Path(__file__).resolve().parents[2] / "shared" / "annotations"
 needs_shared = pytest.mark.skipif(not ANNOTATIONS.is_dir(), reason="../shared/annotations is absent")
 
 

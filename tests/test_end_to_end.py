@@ -13,11 +13,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import jsonschema
 import pytest
 from memorize import memorize
+from shared_data import CLIPS
 from typer.testing import CliRunner
 
 from deepsport.agent import Agent
@@ -28,7 +28,6 @@ from deepsport.dev.synthetic import make_video
 from deepsport.schemas import json_schema
 from deepsport.video import Video
 
-CLIPS = Path(__file__).resolve().parents[2] / "shared" / "clips"
 TENNIS = CLIPS / "tennis_rally_montecarlo.mp4"
 NUMBER_Q = "What number is shown?"
 TENNIS_Q = "Who hits the ball first?"

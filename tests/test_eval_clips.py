@@ -1,16 +1,14 @@
 """``deepsport eval`` on a benchmark built from the real clips in ../shared/clips (skipped when absent): real
 decoding for the agent's frames and the report's thumbnails, scripted model and judge with known scores."""
 
-from pathlib import Path
-
 import pytest
 from eval_bench import frames_call, serve, write_benchmark
+from shared_data import CLIPS
 from typer.testing import CliRunner
 
 from deepsport.cli import app
 from eval.runner import load_results
 
-CLIPS = Path(__file__).resolve().parents[2] / "shared" / "clips"
 pytestmark = pytest.mark.skipif(not CLIPS.is_dir(), reason=f"no real clips at {CLIPS}")
 
 # Facts from ../shared/clips/SOURCES.md; (video, question, type, answer, options, sport, dimension, turns, baseline)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from shared_data import CLIPS
 
 from deepsport.dev.synthetic import make_video
 from deepsport.pose.kinematics import (
@@ -24,7 +25,6 @@ from deepsport.pose.kinematics import (
 from deepsport.pose.report import COLUMNS, NOBODY, row, table_text, to_json
 from deepsport.video import Video
 
-CLIPS = Path(__file__).resolve().parents[2] / "shared" / "clips"
 # the clips where one athlete fills the view (../shared/clips/SOURCES.md); cricket, badminton and volleyball show
 # several players and cut between shots, the two broadcasts show players too small for the detector
 SINGLE_ATHLETE = ["goalkeeper_dive_save", "squash_rally_portrait", "tennis_coach_talking", "weightlifting_snatch"]

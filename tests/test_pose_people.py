@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from shared_data import CLIPS
 
 from deepsport.dev.synthetic import make_video
 from deepsport.pose.kinematics import PoseFrame
@@ -20,8 +21,6 @@ from deepsport.video import Video
 pytest.importorskip("mediapipe")
 from deepsport.pose.people import PeopleEstimator  # noqa: E402  (needs MediaPipe)
 from deepsport.tools.pose import MOTION_FRAMES, POSE_PIXELS  # noqa: E402
-
-CLIPS = Path(__file__).resolve().parents[2] / "shared" / "clips"
 
 
 def people_in(path: Path, start: float, end: float, count: int = 8) -> list[list[Person]]:

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from shared_data import CLIPS
 from typer.testing import CliRunner
 
 from deepsport.agent import Agent, AgentConfig
@@ -18,7 +19,6 @@ from deepsport.dev.synthetic import make_video, read_index
 from deepsport.pose.report import COLUMNS, NOBODY
 from deepsport.tools import Budget, Episode, Toolbox
 
-CLIPS = Path(__file__).resolve().parents[2] / "shared" / "clips"
 GOALKEEPER = CLIPS / "goalkeeper_dive_save.mp4"  # 13.1 s, 10 fps, one goalkeeper in view
 needs_clip = pytest.mark.skipif(not GOALKEEPER.exists(), reason="../shared/clips is absent")
 pytest.importorskip("mediapipe")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from shared_data import CLIPS
 
 from deepsport.dev.synthetic import make_video
 from deepsport.spotting import Event, salient
@@ -15,7 +16,6 @@ from deepsport.spotting.signals import Signals, compute_signals
 from deepsport.tools import Episode, Toolbox
 from deepsport.video import Video, scan_frames
 
-CLIPS = Path(__file__).resolve().parents[2] / "shared" / "clips"
 # when the events injected into the events video happen, in seconds
 FLASH, OBJECT, BEEP, CUT = 5.0, 12.0, 19.0, 25.0
 LINE = re.compile(r"^(\d+\.\d\d)s (\w+) \(score (\d\.\d\d)\)$")

@@ -8,6 +8,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+from shared_data import CLIPS
 from typer.testing import CliRunner
 
 from deepsport.cli import app
@@ -21,7 +22,6 @@ from deepsport.tools import Episode, Toolbox
 from deepsport.video import Video
 
 EVENTS = Path(__file__).parent / "data" / "events.csv"
-CLIPS = Path(__file__).resolve().parents[2] / "shared" / "clips"
 needs_clips = pytest.mark.skipif(not CLIPS.is_dir(), reason=f"no real clips at {CLIPS}")
 # the synthetic clip: a white square slides in at 3 s, a beep at 7 s, a cut to green at 11 s; 14 s long
 OBJECT, BEEP, CUT, LENGTH = 3.0, 7.0, 11.0, 14.0

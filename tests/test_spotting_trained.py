@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from shared_data import SHARED
 
 from deepsport.dev.synthetic import DEFAULT_COLOR, make_video
 from deepsport.spotting import Event
@@ -35,7 +36,6 @@ from deepsport.video import Video, VideoError
 COLORS = {"Goal": (220, 30, 30), "Corner": (30, 30, 220), "Yellow card": (230, 210, 20)}
 DISTRACTOR = (30, 200, 30)
 LABELS = sorted(COLORS)
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 SAMPLE = SHARED / "annotations" / "soccernet_v2" / "Labels-v2.ASSEMBLED_from_quoted_real_records.json"
 
 

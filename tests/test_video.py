@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from shared_data import CLIPS
 
 from deepsport.dev.synthetic import make_video, read_color, read_index
 from deepsport.video import Frame, Video, VideoError, VideoInfo
 
-CLIPS = Path(__file__).parents[1].parent / "shared" / "clips"
 UNROTATE = {90: Image.Transpose.ROTATE_270, 180: Image.Transpose.ROTATE_180, 270: Image.Transpose.ROTATE_90}
 
 
