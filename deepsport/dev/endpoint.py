@@ -176,3 +176,6 @@ class LocalEndpoint:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # a real server's listen backlog: socketserver's default of 5 drops connection attempts when many client
+    # threads (and their retries) connect at once, and a dropped SYN waits seconds to be sent again
+    request_queue_size = 128
